@@ -1,0 +1,3 @@
+from kbtrans.cli import main
+
+main()

@@ -1,0 +1,340 @@
+"""Stage 4, build: every note rebuilt per locale by splicing translations into its source.
+
+A translation is used only if it keeps the msgid's markup (:func:`kbtrans.markup.structure_diff`) and
+cannot change the block structure (:func:`kbtrans.splice.fit`); otherwise the source text is used and a
+warning names the PO file and line. Outputs are written atomically and only when they change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from kbtrans import anchors, catalog, markup, parallel, project, splice, state
+from kbtrans.config import Config
+from kbtrans.errors import KbtransError
+from kbtrans.fsutil import write_if_changed
+from kbtrans.model import Note
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to build."""
+
+    languages: tuple[str, ...] = ()
+    """Locales to build; empty means every configured language."""
+    reviewed_only: bool = False
+    """Ignore fuzzy entries (machine translation and carried-over texts)."""
+    min_translated: float = 0.0
+    """Skip (and report) a note whose share of translated segments, in percent, is below this."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A warning about one catalog entry or note."""
+
+    path: str
+    """The PO file (or note) concerned."""
+    line: int | None
+    """Its line, where there is one."""
+    message: str
+    """What is wrong and what to do."""
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What ``build`` did."""
+
+    notes: int
+    """Notes in the knowledge base."""
+    written: tuple[Path, ...] = ()
+    """Files created or changed under the output folder."""
+    removed: tuple[Path, ...] = ()
+    """Files removed because their note or attachment is gone (or the note was skipped)."""
+    skipped: tuple[tuple[str, str, float], ...] = ()
+    """(note, language, percent translated) of notes below ``--min-translated``."""
+    warnings: tuple[Problem, ...] = ()
+    """Translations not used, missing catalogs, …"""
+    translated: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Per language: (segments translated, segments) over the notes built from catalogs."""
+
+
+@dataclass
+class _Plan:
+    """One note in one locale, ready to render (without anchors)."""
+
+    lang: str
+    texts: dict[int, str]
+    headings: dict[str, str]
+    warnings: list[Problem]
+    done: int
+    total: int
+    copy: bool = False
+
+
+def _rel_to_root(cfg: Config, path: Path) -> str:
+    try:
+        return path.relative_to(cfg.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def plan_note(cfg: Config, note: Note, lang: str, reviewed_only: bool) -> _Plan:
+    """Choose, for every segment of ``note``, the text it gets in ``lang``."""
+    if note.lang == lang:
+        heads = {s.text: s.text for s in note.segments if s.is_heading}
+        return _Plan(lang, {}, heads, [], 0, 0, copy=True)
+    po = catalog.catalog_path(cfg.locales_dir, lang, note.stem)
+    po_name = _rel_to_root(cfg, po)
+    warnings: list[Problem] = []
+    if po.exists():
+        messages = catalog.translations(po, include_fuzzy=not reviewed_only)
+    else:
+        messages = {}
+        if note.entries:
+            warnings.append(Problem(_rel_to_root(cfg, cfg.content_dir / note.path), None,
+                                    f"no {lang} catalog ({po_name}); the note is built untranslated. "
+                                    "Run `kbtrans extract`."))
+    texts: dict[int, str] = {}
+    headings: dict[str, str] = {}
+    done = total = 0
+    comments = not cfg.translate_comments
+    for i, seg in enumerate(note.segments):
+        if not seg.translatable:
+            continue
+        total += 1
+        msg = messages.get(seg.text)
+        chosen = seg.text
+        if msg is not None:
+            problems = markup.structure_diff(seg.text, msg.msgstr, comments=comments)
+            fitted = None if problems else splice.fit(seg, msg.msgstr)
+            if problems:
+                warnings.append(Problem(po_name, msg.line, "translation changes the markup ("
+                                        + "; ".join(problems) + "); the source text is used. Fix the msgstr."))
+            elif fitted is None:
+                warnings.append(Problem(po_name, msg.line, "translation would change the block structure "
+                                        "(empty, or a line that starts a list/heading/quote); the source "
+                                        "text is used. Fix the msgstr."))
+            else:
+                chosen = fitted
+                done += 1
+        if chosen != seg.text:
+            texts[i] = chosen
+        if seg.is_heading:
+            headings[seg.text] = chosen
+    return _Plan(lang, texts, headings, warnings, done, total)
+
+
+@dataclass
+class _NoteWork:
+    rel: str
+    note: Note
+    plans: list[_Plan]
+
+
+def _work(cfg: Config, langs: tuple[str, ...], reviewed_only: bool, rel: str) -> _NoteWork | KbtransError:
+    try:
+        note = project.load_note(cfg, rel)
+        return _NoteWork(rel, note, [plan_note(cfg, note, lang, reviewed_only) for lang in langs])
+    except KbtransError as exc:
+        return exc
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.blake2b(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode(), digest_size=8).hexdigest()
+
+
+def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None) -> BuildReport:
+    """Write ``<output>/<lang>/<note>`` for every note and language, and copy attachments."""
+    inv = project.inventory(cfg)
+    langs = options.languages or cfg.languages
+    for lang in langs:
+        if lang not in cfg.languages:
+            raise KbtransError(f"--to {lang}: not one of the configured languages {list(cfg.languages)}. "
+                               "Add it to `languages` in kbtrans.toml or pick one of those.")
+    out_root = cfg.output_dir
+    state_path = cfg.cache_dir / "build.json"
+    fingerprint = _digest([cfg.content, cfg.locales, cfg.output, list(cfg.languages), cfg.source_language,
+                           list(cfg.front_matter_keys), cfg.translate_comments, options.reviewed_only,
+                           options.min_translated])
+    previous = state.load(state_path, fingerprint)
+    index = anchors.NoteIndex(list(inv.notes))
+
+    def inputs(rel: str, lang: str) -> list[Any]:
+        return [state.stat_key(cfg.content_dir / rel),
+                state.stat_key(catalog.catalog_path(cfg.locales_dir, lang, rel[:-3]))]
+
+    def out_path(rel: str, lang: str) -> Path:
+        return out_root / lang / rel
+
+    # 1. Which notes need planning: inputs changed, or their output is not what we wrote.
+    cached: dict[tuple[str, str], dict[str, Any]] = {}
+    todo: list[str] = []
+    for rel in inv.notes:
+        fresh = True
+        for lang in langs:
+            seen = previous.get(f"{lang}/{rel}")
+            if not (isinstance(seen, dict) and seen.get("in") == inputs(rel, lang)
+                    and seen.get("out") == state.stat_key(out_path(rel, lang))):
+                fresh = False
+                break
+            cached[(rel, lang)] = seen
+        if not fresh:
+            todo.append(rel)
+
+    works: dict[str, _NoteWork] = {}
+
+    def run(rels: list[str]) -> None:
+        results = list(parallel.pmap(partial(_work, cfg, langs, options.reviewed_only), rels, jobs=jobs))
+        errors = [r for r in results if isinstance(r, KbtransError)]
+        if errors:
+            raise errors[0]
+        for w in results:
+            assert isinstance(w, _NoteWork)
+            works[w.rel] = w
+
+    run(todo)
+
+    maps: dict[tuple[str, str], dict[str, str]] = {}
+    langs_of: dict[str, str] = {}
+    for rel in inv.notes:
+        if rel in works:
+            langs_of[rel] = works[rel].note.lang
+            for p in works[rel].plans:
+                maps[(rel, p.lang)] = p.headings
+        else:
+            langs_of[rel] = cached[(rel, langs[0])]["lang"]
+            for lang in langs:
+                maps[(rel, lang)] = cached[(rel, lang)]["headings"]
+
+    # 2. A fresh note still needs rebuilding when a note it links to changed its headings.
+    def deps_digest(deps: list[str], lang: str) -> str:
+        return _digest([[d, maps.get((d, lang), {})] for d in sorted(deps)])
+
+    stale = [rel for rel in inv.notes if rel not in works and any(
+        cached[(rel, lang)].get("deps_digest") != deps_digest(cached[(rel, lang)].get("deps", []), lang)
+        for lang in langs)]
+    run(stale)
+
+    hmaps: dict[tuple[str, str], anchors.HeadingMap | None] = {}
+
+    def lookup_for(lang: str) -> anchors.Lookup:
+        def lookup(note: str) -> anchors.HeadingMap | None:
+            key = (note, lang)
+            if key not in hmaps:
+                hmaps[key] = None if langs_of.get(note) == lang else anchors.HeadingMap.of(maps.get(key, {}))
+            return hmaps[key]
+        return lookup
+
+    # 3. Render and write.
+    written: list[Path] = []
+    removed: list[Path] = []
+    skipped: list[tuple[str, str, float]] = []
+    warnings: list[Problem] = []
+    counts: dict[str, list[int]] = {lang: [0, 0] for lang in langs}
+    entries: dict[str, Any] = {}
+    for rel in inv.notes:
+        if rel not in works:
+            for lang in langs:
+                seen = cached[(rel, lang)]
+                entries[f"{lang}/{rel}"] = seen
+                warnings.extend(Problem(**p) for p in seen.get("warnings", []))
+                counts[lang][0] += seen.get("done", 0)
+                counts[lang][1] += seen.get("total", 0)
+                if seen.get("skipped") is not None:
+                    skipped.append((rel, lang, seen["skipped"]))
+            continue
+        work = works[rel]
+        for p in work.plans:
+            target = out_path(rel, p.lang)
+            warnings.extend(p.warnings)
+            counts[p.lang][0] += p.done
+            counts[p.lang][1] += p.total
+            record: dict[str, Any] = {"lang": work.note.lang, "headings": p.headings, "done": p.done,
+                                      "total": p.total, "warnings": [vars(w) for w in p.warnings]}
+            pct = 100.0 * p.done / p.total if p.total else 100.0
+            if not p.copy and pct < options.min_translated:
+                skipped.append((rel, p.lang, round(pct, 1)))
+                record["skipped"] = round(pct, 1)
+                if target.exists():
+                    target.unlink()
+                    removed.append(target)
+            else:
+                used: set[str] = set()
+                data = _render(cfg, work.note, p, index, lookup_for(p.lang), used)
+                record["deps"] = sorted(used)
+                record["deps_digest"] = deps_digest(sorted(used), p.lang)
+                if write_if_changed(target, data):
+                    written.append(target)
+            record["in"] = inputs(rel, p.lang)
+            record["out"] = state.stat_key(target)
+            entries[f"{p.lang}/{rel}"] = record
+
+    # 4. Attachments, and files whose source is gone.
+    skipped_keys = {(s[0], s[1]) for s in skipped}
+    for lang in langs:
+        for rel in inv.attachments:
+            src, dst = cfg.content_dir / rel, out_path(rel, lang)
+            if _copy_if_changed(src, dst):
+                written.append(dst)
+        keep = {*(out_path(r, lang) for r in inv.notes if (r, lang) not in skipped_keys),
+                *(out_path(r, lang) for r in inv.attachments)}
+        removed.extend(_prune(out_root / lang, keep))
+    state.save(state_path, fingerprint, entries)
+    return BuildReport(len(inv.notes), tuple(written), tuple(removed), tuple(skipped), tuple(warnings),
+                       {k: (v[0], v[1]) for k, v in counts.items()})
+
+
+def _render(cfg: Config, note: Note, plan: _Plan, index: anchors.NoteIndex, lookup: anchors.Lookup,
+            used: set[str]) -> bytes:
+    if plan.copy:
+        texts: dict[int, str] = {}
+        lang_value = None
+    else:
+        texts = dict(plan.texts)
+        lang_value = plan.lang
+    for i, seg in enumerate(note.segments):
+        current = texts.get(i, seg.text)
+        if "#" in current:
+            new = anchors.rewrite(current, note.path, index, lookup, used)
+            if new != current:
+                texts[i] = new
+    if plan.copy and not texts:
+        return (cfg.content_dir / note.path).read_bytes()
+    return splice.render(note, texts, lang_value).encode("utf-8")
+
+
+def _copy_if_changed(src: Path, dst: Path) -> bool:
+    try:
+        s, d = src.stat(), dst.stat()
+        if s.st_size == d.st_size and int(s.st_mtime) == int(d.st_mtime):
+            return False
+    except FileNotFoundError:
+        pass
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    shutil.copy2(src, tmp)
+    os.replace(tmp, dst)
+    return True
+
+
+def _prune(root: Path, keep: set[Path]) -> list[Path]:
+    removed = []
+    if not root.is_dir():
+        return removed
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_file() and path not in keep:
+            path.unlink()
+            removed.append(path)
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return removed

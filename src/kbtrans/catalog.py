@@ -1,0 +1,371 @@
+"""gettext PO catalogs: reading, writing and updating them from a note (the only module using polib).
+
+The update follows Babel's ``Catalog.update``: an exact match keeps its translation; otherwise a close
+match carries the old translation over, marked ``fuzzy``, with the previous msgid as ``#|``; entries no
+longer in the note become obsolete (``#~``), so a translation is never lost.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polib
+
+from kbtrans import __version__
+from kbtrans.errors import CatalogError
+from kbtrans.fsutil import write_if_changed
+from kbtrans.model import Note, Segment
+
+#: Flag on every entry kbtrans extracts: its text is inline Markdown.
+MD_FLAG = "md-text"
+#: Extracted comments starting with this prefix are kbtrans' own bookkeeping (e.g. MT provenance)
+#: and survive re-extraction.
+KEEP_PREFIX = "kbtrans-"
+
+PLURAL_FORMS = {
+    "ru": "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);",
+    "uk": "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);",
+    "be": "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);",
+    "ja": "nplurals=1; plural=0;",
+    "zh": "nplurals=1; plural=0;",
+    "fr": "nplurals=2; plural=(n > 1);",
+}
+DEFAULT_PLURAL = "nplurals=2; plural=(n != 1);"
+LANGUAGE_NAMES = {"ru": "Russian", "en": "English", "de": "German", "fr": "French", "uk": "Ukrainian"}
+_SYNTAX_LINE = re.compile(r"\(line (\d+)\)")
+FUZZY_CUTOFF = 0.6
+
+
+@dataclass(frozen=True)
+class Message:
+    """One catalog entry, as the rest of kbtrans sees it."""
+
+    msgid: str
+    """The source text (a segment's inline Markdown)."""
+    msgstr: str
+    """The translation ("" when untranslated)."""
+    fuzzy: bool = False
+    """Marked ``fuzzy``: machine output or carried over from an older msgid; needs review."""
+    msgctxt: str | None = None
+    """gettext context, where the same text needs different translations."""
+    line: int = 0
+    """1-based line of the entry's msgid in the PO file (for messages that name it)."""
+    comments: tuple[str, ...] = ()
+    """Extracted ``#.`` comment lines."""
+    previous_msgid: str | None = None
+    """The ``#|`` previous msgid of a fuzzy entry."""
+    obsolete: bool = False
+    """An ``#~`` entry kept for a text no longer in the note."""
+    flags: tuple[str, ...] = ()
+    """All flags of the entry, ``fuzzy`` included."""
+
+    @property
+    def translated(self) -> bool:
+        return bool(self.msgstr) and not self.obsolete
+
+
+def catalog_path(locales_dir: Path, lang: str, note_stem: str) -> Path:
+    """``locales/<lang>/LC_MESSAGES/<note path without .md>.po``."""
+    return locales_dir / lang / "LC_MESSAGES" / (note_stem + ".po")
+
+
+def _load(path: Path) -> polib.POFile:
+    try:
+        return polib.pofile(str(path), wrapwidth=0, check_for_duplicates=False)
+    except OSError as exc:
+        msg = str(exc)
+        m = _SYNTAX_LINE.search(msg)
+        if m or "Syntax error" in msg:
+            raise CatalogError(
+                "PO syntax error. Fix the entry by hand (or restore the file from version control) "
+                "and run the command again.",
+                path=path, line=int(m.group(1)) if m else None,
+            ) from None
+        raise CatalogError(f"cannot read the catalog ({exc}).", path=path) from None
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise CatalogError(f"cannot decode the catalog ({exc}). Save it as UTF-8.", path=path) from None
+    except ValueError as exc:
+        raise CatalogError(f"invalid catalog ({exc}). Fix the file by hand.", path=path) from None
+
+
+def _message(e: polib.POEntry) -> Message:
+    return Message(
+        msgid=e.msgid,
+        msgstr=e.msgstr,
+        fuzzy="fuzzy" in e.flags,
+        msgctxt=e.msgctxt,
+        line=e.linenum,
+        comments=tuple(e.comment.split("\n")) if e.comment else (),
+        previous_msgid=e.previous_msgid,
+        obsolete=bool(e.obsolete),
+        flags=tuple(e.flags),
+    )
+
+
+def read(path: Path) -> list[Message]:
+    """All entries of the catalog at ``path`` (obsolete ones last). Raises CatalogError on bad syntax."""
+    return [_message(e) for e in _load(path) if e.msgid]
+
+
+def translations(path: Path, *, include_fuzzy: bool = True) -> dict[str, Message]:
+    """msgid → translated (non-obsolete, non-empty) message; fuzzy ones unless excluded."""
+    out: dict[str, Message] = {}
+    if not path.exists():
+        return out
+    for m in read(path):
+        if m.translated and (include_fuzzy or not m.fuzzy) and m.msgid not in out:
+            out[m.msgid] = m
+    return out
+
+
+def msgids(path: Path) -> set[str]:
+    """The msgids of a catalog's current (non-obsolete) entries."""
+    return {m.msgid for m in read(path) if not m.obsolete}
+
+
+# -- writing ------------------------------------------------------------------------------------------
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M+0000")
+
+
+def _header(lang: str, project: str, created: str, revised: str, old: dict[str, str] | None) -> dict[str, str]:
+    meta = {
+        "Project-Id-Version": project,
+        "Report-Msgid-Bugs-To": "",
+        "POT-Creation-Date": created,
+        "PO-Revision-Date": revised,
+        "Last-Translator": "",
+        "Language-Team": LANGUAGE_NAMES.get(lang, lang),
+        "Language": lang,
+        "MIME-Version": "1.0",
+        "Content-Type": "text/plain; charset=UTF-8",
+        "Content-Transfer-Encoding": "8bit",
+        "Plural-Forms": PLURAL_FORMS.get(lang, DEFAULT_PLURAL),
+        "X-Generator": f"kbtrans {__version__}",
+    }
+    if old:
+        # Translators' tools own these fields; keep what they wrote.
+        for key in ("PO-Revision-Date", "Last-Translator", "Language-Team", "Report-Msgid-Bugs-To"):
+            if old.get(key):
+                meta[key] = old[key]
+        for key, value in old.items():
+            if key not in meta:
+                meta[key] = value
+    return meta
+
+
+def _occurrence_file(path: str) -> str:
+    # GNU gettext ≥ 0.20 wraps file names containing spaces in Unicode isolates.
+    return f"\u2068{path}\u2069" if any(c.isspace() for c in path) else path
+
+
+def _group(segments: Sequence[Segment]) -> list[tuple[str, list[Segment]]]:
+    """Entries in document order: identical text in one note is one entry."""
+    groups: dict[str, list[Segment]] = {}
+    for seg in segments:
+        groups.setdefault(seg.text, []).append(seg)
+    return list(groups.items())
+
+
+def _kept_comments(old: polib.POEntry | None) -> list[str]:
+    if old is None or not old.comment:
+        return []
+    return [c for c in old.comment.split("\n") if c.startswith(KEEP_PREFIX)]
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What updating one catalog would do; :func:`write` applies it."""
+
+    path: Path
+    """The catalog."""
+    text: str | None
+    """The new content of the file, or None when it stays as it is."""
+    new: int = 0
+    """Entries with no previous translation."""
+    fuzzy: int = 0
+    """Entries that carried an older translation over (fuzzy, with ``#|``)."""
+    obsolete: int = 0
+    """Entries that became obsolete in this update."""
+    created: bool = False
+    """The catalog did not exist before."""
+
+
+def render(po: polib.POFile) -> str:
+    return str(po)
+
+
+def merge(path: Path, note: Note, lang: str, *, source_ref: str, project: str, no_obsolete: bool = False,
+          base: Path | None = None) -> Merged:
+    """The catalog at ``path`` for ``note`` translated into ``lang``, merged with what it holds.
+
+    ``base`` is an older catalog to merge from instead of ``path`` (a renamed note's). ``source_ref`` is
+    the note's path as written in ``#:`` references (``content/x.md``). Nothing is written here (see
+    :func:`write`), so a bad input elsewhere leaves every file untouched. The header dates do not churn:
+    ``text`` is None when nothing but dates would change.
+    """
+    origin = base if base is not None else path
+    old_po = _load(origin) if origin.exists() else None
+    old_text = path.read_text(encoding="utf-8") if path.exists() else None
+    old_meta = dict(old_po.metadata) if old_po is not None else None
+
+    current: dict[tuple[str | None, str], polib.POEntry] = {}
+    retired: dict[tuple[str | None, str], polib.POEntry] = {}
+    if old_po is not None:
+        for e in old_po:
+            if not e.msgid:
+                continue
+            (retired if e.obsolete else current).setdefault((e.msgctxt, e.msgid), e)
+
+    po = polib.POFile(wrapwidth=0, check_for_duplicates=False)
+    po.header = f"Translation of {source_ref} into {LANGUAGE_NAMES.get(lang, lang)}.\nGenerated by kbtrans; edit msgstr only."
+    used: set[tuple[str | None, str]] = set()
+    n_new = n_fuzzy = 0
+    pending_fuzzy: list[tuple[polib.POEntry, str]] = []
+    for text, segs in _group(note.entries):
+        key = (None, text)
+        old = current.get(key) or retired.get(key)
+        comments = list(dict.fromkeys(s.comment for s in segs))
+        entry = polib.POEntry(
+            msgid=text,
+            msgstr="",
+            occurrences=[(_occurrence_file(source_ref), str(s.line)) for s in segs],
+            flags=[MD_FLAG],
+        )
+        if old is not None:
+            used.add(key)
+            entry.msgstr = old.msgstr
+            entry.tcomment = old.tcomment
+            entry.flags = list(dict.fromkeys([*[f for f in old.flags if f != MD_FLAG], MD_FLAG]))
+            entry.previous_msgid = old.previous_msgid if "fuzzy" in old.flags else None
+            if not old.msgstr and "fuzzy" in entry.flags:
+                entry.flags.remove("fuzzy")
+        else:
+            pending_fuzzy.append((entry, text))
+        entry.comment = "\n".join(comments + _kept_comments(old))
+        po.append(entry)
+
+    if pending_fuzzy:
+        candidates = {e.msgid: e for k, e in [*current.items(), *retired.items()]
+                      if k not in used and e.msgstr and e.msgctxt is None}
+        names = list(candidates)
+        for entry, text in pending_fuzzy:
+            match = difflib.get_close_matches(text, names, 1, FUZZY_CUTOFF) if names else []
+            if match:
+                old = candidates[match[0]]
+                used.add((None, old.msgid))
+                entry.msgstr = old.msgstr
+                entry.tcomment = old.tcomment
+                entry.flags = ["fuzzy", *[f for f in old.flags if f not in ("fuzzy", MD_FLAG)], MD_FLAG]
+                entry.previous_msgid = old.msgid
+                entry.comment = "\n".join([*entry.comment.split("\n"), *_kept_comments(old)])
+                n_fuzzy += 1
+            else:
+                n_new += 1
+
+    n_obsolete = 0
+    if not no_obsolete:
+        for key, e in [*current.items(), *retired.items()]:
+            if key in used or not (e.msgstr or e.tcomment):
+                continue  # an untranslated entry without comments carries no work
+            if key in retired:
+                used.add(key)
+            else:
+                n_obsolete += 1
+            e.obsolete = True
+            e.occurrences = []
+            po.append(e)
+
+    # Render with the old dates first: if nothing but dates would change, leave the file alone.
+    created_date = (old_meta or {}).get("POT-Creation-Date") or _now()
+    po.metadata = _header(lang, project, created_date, (old_meta or {}).get("PO-Revision-Date") or created_date,
+                          old_meta)
+    text_out = render(po) + "\n"
+    if old_text is not None and text_out == old_text and base is None:
+        return Merged(path, None)
+    if old_text is not None and base is None and _same_entries(old_po, po):
+        # Only formatting differs (e.g. an editor re-wrapped lines): keep the translator's file as is.
+        return Merged(path, None)
+    if old_po is not None:
+        po.metadata["POT-Creation-Date"] = _now()
+        text_out = render(po) + "\n"
+    return Merged(path, text_out, n_new, n_fuzzy, n_obsolete, created=old_text is None)
+
+
+def write(merged: Merged) -> bool:
+    """Write a merged catalog atomically; True if the file changed."""
+    if merged.text is None:
+        return False
+    return write_if_changed(merged.path, merged.text.encode("utf-8"))
+
+
+def _fingerprint(po: polib.POFile) -> list[tuple[object, ...]]:
+    return [
+        (e.msgctxt, e.msgid, e.msgstr, tuple(e.flags), e.comment, e.tcomment, e.previous_msgid,
+         bool(e.obsolete), tuple(e.occurrences))
+        for e in po
+    ]
+
+
+def _same_entries(old: polib.POFile | None, new: polib.POFile) -> bool:
+    if old is None:
+        return False
+    return _fingerprint(old) == _fingerprint(new)
+
+
+# -- editing (used by `translate`) -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Fill:
+    """A translation to put into a catalog entry."""
+
+    msgid: str
+    msgstr: str
+    fuzzy: bool
+    comment: str = ""
+    """An extracted comment line to add (e.g. ``kbtrans-mt: argos translate-ru_en 1.9``)."""
+    replace_prefix: str = KEEP_PREFIX
+    """Existing comment lines starting with this are replaced by ``comment``."""
+
+
+def fill(path: Path, fills: Iterable[Fill]) -> int:
+    """Write translations into the catalog at ``path`` atomically. Returns how many entries changed."""
+    po = _load(path)
+    by_id = {e.msgid: e for e in po if not e.obsolete and e.msgid}
+    changed = 0
+    for f in fills:
+        e = by_id.get(f.msgid)
+        if e is None:
+            continue
+        e.msgstr = f.msgstr
+        if f.fuzzy and "fuzzy" not in e.flags:
+            e.flags.insert(0, "fuzzy")
+        if not f.fuzzy and "fuzzy" in e.flags:
+            e.flags.remove("fuzzy")
+            e.previous_msgid = None
+        if f.comment:
+            lines = [c for c in (e.comment.split("\n") if e.comment else []) if not c.startswith(f.replace_prefix)]
+            e.comment = "\n".join([*lines, f.comment])
+        changed += 1
+    if changed:
+        write_if_changed(path, (render(po) + "\n").encode("utf-8"))
+    return changed
+
+
+def orphan_catalogs(locales_dir: Path, lang: str, stems: set[str]) -> list[Path]:
+    """Catalogs of ``lang`` whose note does not exist (deleted or renamed)."""
+    root = locales_dir / lang / "LC_MESSAGES"
+    if not root.is_dir():
+        return []
+    out = []
+    for p in sorted(root.rglob("*.po")):
+        stem = p.relative_to(root).with_suffix("").as_posix()
+        if stem not in stems:
+            out.append(p)
+    return out

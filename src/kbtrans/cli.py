@@ -1,0 +1,154 @@
+"""The command line. The only module that prints or exits: the library returns reports or raises.
+
+Exit codes: 0 ok, 1 user error (one paragraph naming the file/line and what to do), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from kbtrans import __version__
+from kbtrans import config as config_mod
+from kbtrans.errors import CheckFailed, InternalError, KbtransError
+
+app = typer.Typer(
+    name="kbtrans",
+    help="Keep an Obsidian-style Markdown knowledge base in two languages.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class Context:
+    """What the global options say, for every command."""
+
+    project: Path
+    overrides: dict[str, Any]
+
+    def config(self, **more: Any) -> config_mod.Config:
+        return config_mod.load(self.project, {**self.overrides, **more})
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"kbtrans {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    project: Annotated[
+        Path, typer.Option("-C", "--project", help="Run as if kbtrans was started in DIR (like git -C).",
+                           metavar="DIR")
+    ] = Path("."),
+    content: Annotated[str | None, typer.Option(help="Override `content` (folder of notes).")] = None,
+    locales: Annotated[str | None, typer.Option(help="Override `locales` (folder of catalogs).")] = None,
+    output: Annotated[str | None, typer.Option(help="Override `output` (folder of built locales).")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    ctx.obj = Context(project, {"content": content, "locales": locales, "output": output})
+
+
+def _ctx(ctx: typer.Context) -> Context:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing kbtrans.toml.")] = False,
+) -> None:
+    """Write a commented kbtrans.toml with every key at its default."""
+    root = _ctx(ctx).project
+    path = root / config_mod.CONFIG_NAME
+    if path.exists() and not force:
+        raise KbtransError("already exists. Edit it, or pass --force to overwrite it with the defaults.",
+                           path=path)
+    root.mkdir(parents=True, exist_ok=True)
+    from kbtrans.fsutil import write_atomic
+
+    write_atomic(path, config_mod.TEMPLATE.encode("utf-8"))
+    (root / "content").mkdir(exist_ok=True)
+    out.print(f"Wrote {path}. Put notes in {root / 'content'} and run `kbtrans extract`.")
+
+
+@app.command()
+def extract(
+    ctx: typer.Context,
+    no_obsolete: Annotated[bool, typer.Option("--no-obsolete",
+                                              help="Drop entries no longer in the note instead of keeping them as #~.")] = False,
+    jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes (0 = all cores).")] = 0,
+) -> None:
+    """Create or update the PO catalogs of every note (exact, then fuzzy, then obsolete)."""
+    from kbtrans.extract import extract as run
+
+    cfg = _ctx(ctx).config()
+    report = run(cfg, no_obsolete=no_obsolete, jobs=jobs or None)
+    for old, new in report.renamed:
+        out.print(f"renamed: {old.relative_to(cfg.root)} → {new.relative_to(cfg.root)} (translations carried over)")
+    for orphan in report.orphans:
+        err.print(f"[yellow]warning:[/] {orphan.relative_to(cfg.root)}: catalog without a note (deleted or "
+                  "renamed?). Delete it if the note is gone for good; it is kept so no translation is lost.")
+    out.print(
+        f"{report.notes} notes: {len(report.written)} catalogs written ({report.created} new), "
+        f"{report.new} new entries, {report.fuzzy} fuzzy, {report.obsolete} obsolete"
+        + (f"; {report.unchanged} notes unchanged" if report.unchanged else "")
+    )
+
+
+@app.command()
+def build(
+    ctx: typer.Context,
+    to: Annotated[list[str] | None, typer.Option("--to", help="Build only this language (repeatable).",
+                                                 metavar="LANG")] = None,
+    reviewed_only: Annotated[bool, typer.Option("--reviewed-only", help="Ignore fuzzy (unreviewed) translations.")] = False,
+    min_translated: Annotated[float, typer.Option("--min-translated", metavar="PCT", min=0, max=100,
+                                                  help="Skip notes translated below PCT percent.")] = 0.0,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on any warning.")] = False,
+    jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes (0 = all cores).")] = 0,
+) -> None:
+    """Rebuild every note in every language into the output folder."""
+    from kbtrans.build import Options
+    from kbtrans.build import build as run
+
+    cfg = _ctx(ctx).config()
+    report = run(cfg, Options(tuple(to or ()), reviewed_only, min_translated), jobs=jobs or None)
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/] {w}")
+    for rel, lang, pct in report.skipped:
+        err.print(f"skipped: {lang}/{rel} is {pct:.1f}% translated (below --min-translated {min_translated:g})")
+    parts = [f"{lang}: {done}/{total} segments translated" for lang, (done, total) in report.translated.items()]
+    out.print(f"{report.notes} notes → {cfg.output}/: {len(report.written)} files written, "
+              f"{len(report.removed)} removed; " + ", ".join(parts))
+    if strict and (report.warnings or report.skipped):
+        raise CheckFailed(f"{len(report.warnings)} warnings and --strict is set. Fix the catalogs listed above.")
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into one message and exit code 1."""
+    try:
+        app(prog_name="kbtrans")
+    except KbtransError as exc:
+        err.print(f"[red]kbtrans: error:[/] {exc}", markup=True)
+        sys.exit(1)
+    except InternalError as exc:
+        err.print(f"kbtrans: internal error (a bug, please report it): {exc}")
+        sys.exit(3)
+    except KeyboardInterrupt:
+        err.print("kbtrans: interrupted; everything written so far is complete.")
+        sys.exit(130)

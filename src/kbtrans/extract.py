@@ -1,0 +1,163 @@
+"""Stage 1, extract: notes → one PO catalog per note per target language, merged with past work."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from kbtrans import catalog, parallel, project, state
+from kbtrans.config import Config
+from kbtrans.errors import KbtransError
+from kbtrans.model import Note
+
+#: A renamed note is recognised when at least this share of its texts is in an orphaned catalog.
+RENAME_OVERLAP = 0.5
+
+
+@dataclass(frozen=True)
+class ExtractReport:
+    """What ``extract`` did."""
+
+    notes: int
+    """Notes in the knowledge base."""
+    written: tuple[Path, ...] = ()
+    """Catalogs created or changed."""
+    created: int = 0
+    """Catalogs that did not exist before."""
+    new: int = 0
+    """Entries without any previous translation."""
+    fuzzy: int = 0
+    """Entries that carried an older translation over (fuzzy)."""
+    obsolete: int = 0
+    """Entries that became obsolete."""
+    renamed: tuple[tuple[Path, Path], ...] = ()
+    """(old catalog, new catalog) of notes recognised as renamed; the old catalog was removed."""
+    orphans: tuple[Path, ...] = ()
+    """Catalogs whose note no longer exists (kept: delete them yourself if the note is gone for good)."""
+    unchanged: int = 0
+    """Notes skipped because neither they nor their catalogs changed since the last extract."""
+
+
+@dataclass(frozen=True)
+class _Done:
+    rel: str
+    lang: str
+    digest: str
+    merged: list[catalog.Merged] = field(default_factory=list)
+
+
+def _fingerprint(cfg: Config, no_obsolete: bool) -> str:
+    parts = [cfg.content, cfg.locales, ",".join(cfg.languages), cfg.source_language,
+             ",".join(cfg.front_matter_keys), str(cfg.wrap), str(cfg.translate_comments), str(no_obsolete)]
+    return hashlib.blake2b("\0".join(parts).encode(), digest_size=8).hexdigest()
+
+
+def _project_name(cfg: Config) -> str:
+    return cfg.root.name or "kbtrans"
+
+
+def _one(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, str]]) -> _Done | KbtransError:
+    rel, bases = job
+    try:
+        source, digest = project.read_source(cfg, rel)
+        note = project.segment(rel, source, front_matter_keys=cfg.front_matter_keys, languages=cfg.languages,
+                               source_language=cfg.source_language, translate_comments=cfg.translate_comments)
+        merged = []
+        for lang in project.targets(cfg, note):
+            path = catalog.catalog_path(cfg.locales_dir, lang, note.stem)
+            base = Path(bases[lang]) if lang in bases else None
+            merged.append(catalog.merge(path, note, lang, source_ref=project.source_ref(cfg, rel),
+                                        project=_project_name(cfg), no_obsolete=no_obsolete, base=base))
+        return _Done(rel, note.lang, digest, merged)
+    except KbtransError as exc:
+        return exc
+
+
+def _find_renames(cfg: Config, todo: list[str], orphans: dict[str, list[Path]]) -> dict[str, dict[str, str]]:
+    """For notes without any catalog, the orphaned catalog (per language) they were renamed from."""
+    bases: dict[str, dict[str, str]] = {}
+    orphan_ids: dict[Path, set[str]] = {}
+    for rel in todo:
+        stem = rel[:-3]
+        if any(catalog.catalog_path(cfg.locales_dir, lang, stem).exists() for lang in cfg.languages):
+            continue
+        note: Note = project.load_note(cfg, rel)
+        texts = {s.text for s in note.entries}
+        if not texts:
+            continue
+        for lang in project.targets(cfg, note):
+            best, best_share = None, RENAME_OVERLAP
+            for orphan in orphans.get(lang, []):
+                if orphan not in orphan_ids:
+                    orphan_ids[orphan] = catalog.msgids(orphan)
+                share = len(texts & orphan_ids[orphan]) / len(texts)
+                if share >= best_share:
+                    best, best_share = orphan, share
+            if best is not None:
+                bases.setdefault(rel, {})[lang] = str(best)
+                orphans[lang].remove(best)
+    return bases
+
+
+def extract(cfg: Config, *, no_obsolete: bool = False, jobs: int | None = None) -> ExtractReport:
+    """Create or update the catalogs of every note of ``cfg``'s knowledge base.
+
+    Nothing is written unless every note and catalog could be read: a bad input raises before any file
+    changes. Catalogs are written atomically and only when their content changes.
+    """
+    inv = project.inventory(cfg)
+    stems = {rel[:-3] for rel in inv.notes}
+    state_path = cfg.cache_dir / "extract.json"
+    fingerprint = _fingerprint(cfg, no_obsolete)
+    previous = state.load(state_path, fingerprint)
+
+    todo: list[str] = []
+    entries: dict[str, object] = {}
+    for rel in inv.notes:
+        seen = previous.get(rel)
+        if isinstance(seen, dict) and seen.get("stat") == state.stat_key(cfg.content_dir / rel) and all(
+            state.stat_key(catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])) == st
+            for lang, st in seen.get("po", {}).items()
+        ):
+            entries[rel] = seen
+        else:
+            todo.append(rel)
+
+    orphans = {lang: catalog.orphan_catalogs(cfg.locales_dir, lang, stems) for lang in cfg.languages}
+    bases = _find_renames(cfg, todo, orphans) if any(orphans.values()) and todo else {}
+
+    results = list(parallel.pmap(partial(_one, cfg, no_obsolete), [(rel, bases.get(rel, {})) for rel in todo],
+                                 jobs=jobs))
+    errors = [r for r in results if isinstance(r, KbtransError)]
+    if errors:
+        raise errors[0]
+
+    written: list[Path] = []
+    created = new = fuzzy = obsolete = 0
+    for done in results:
+        assert isinstance(done, _Done)
+        for m in done.merged:
+            if catalog.write(m):
+                written.append(m.path)
+                created += m.created
+                new += m.new
+                fuzzy += m.fuzzy
+                obsolete += m.obsolete
+        entries[done.rel] = {
+            "stat": state.stat_key(cfg.content_dir / done.rel),
+            "lang": done.lang,
+            "po": {m.path.parent.relative_to(cfg.locales_dir).parts[0]: state.stat_key(m.path) for m in done.merged},
+        }
+    renamed = []
+    for rel, by_lang in bases.items():
+        for lang, old in by_lang.items():
+            Path(old).unlink(missing_ok=True)
+            renamed.append((Path(old), catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])))
+    state.save(state_path, fingerprint, entries)
+    return ExtractReport(
+        notes=len(inv.notes), written=tuple(written), created=created, new=new, fuzzy=fuzzy, obsolete=obsolete,
+        renamed=tuple(renamed), orphans=tuple(p for ps in orphans.values() for p in ps),
+        unchanged=len(inv.notes) - len(todo),
+    )

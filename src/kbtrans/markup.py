@@ -1,0 +1,171 @@
+"""Inline markup that translation must never change.
+
+One regex scanner finds the protected elements of a segment's text: code spans, math, wikilink and
+embed targets, link and image destinations, footnote references, inline-footnote openers, HTML tags,
+autolinks and bare URLs, tags and ``%%comments%%``. It serves three stages:
+
+* ``extract`` — does a segment have anything left to translate?
+* ``build`` / ``check`` — does a translation keep the msgid's structure (:func:`signature`)?
+* ``translate`` — what becomes an opaque placeholder before machine translation (:func:`scan`)?
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+# Kinds of protected elements. The value of an element is what must survive translation.
+CODE = "code span"
+MATH = "math"
+COMMENT = "comment"
+WIKILINK = "wikilink target"
+EMBED = "embed target"
+LINK = "link target"
+REFLABEL = "reference label"
+FOOTNOTE = "footnote label"
+INLINE_FOOTNOTE = "inline footnote"
+HTML = "HTML tag"
+URL = "URL"
+TAG = "tag"
+ENTITY = "entity"
+
+_PATTERN = re.compile(
+    r"""
+    (?P<code>(?P<ticks>`+)(?!`).*?(?<!`)(?P=ticks)(?!`))
+  | (?P<math>\$\$.+?\$\$|\$(?![\s$])[^$\n]*?(?<![\s\\])\$(?!\d))
+  | (?P<comment>%%.*?%%)
+  | (?P<wiki>(?P<bang>!?)\[\[(?P<wtarget>[^\[\]|\n]*)(?P<wpipe>\|)?)
+  | (?P<wclose>\]\])
+  | (?P<autolink><(?:[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^<>\s]*|[\w.!\#$%&'*+/=?^`{|}~\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?)>)
+  | (?P<html></?[A-Za-z][A-Za-z0-9\-]*(?:\s+[A-Za-z_:][\w.:\-]*(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*\s*/?>|<!--.*?-->)
+  | (?P<dest>\]\(\s*(?P<target><[^<>\n]*>|(?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*\))*)(?P<title>\s+(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\((?:[^()\\]|\\.)*\)))?\s*\))
+  | (?P<ref>\]\[(?P<label>[^\[\]\n]+)\])
+  | (?P<fnref>\[\^(?P<fnlabel>[^\]\s]+)\](?!:))
+  | (?P<inlinefn>\^\[)
+  | (?P<url>(?<![\w/<(\["'])(?:https?|ftp)://[^\s<>()\[\]]*[^\s<>()\[\].,;:!?'"*_~])
+  | (?P<tag>(?<![\w#&/\\\]`])\#(?:[\w/\-]*[^\W\d][\w/\-]*))
+  | (?P<entity>&(?:\#[0-9]{1,7}|\#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+@dataclass(frozen=True)
+class Element:
+    """One protected piece of a segment's text."""
+
+    kind: str
+    """One of the kind constants of this module."""
+    start: int
+    """Offset of the first character of the piece in the text."""
+    end: int
+    """Offset just past the piece."""
+    value: str
+    """What must be identical in a translation (e.g. a link's destination, a code span's text)."""
+
+
+def scan(text: str, *, comments: bool = True) -> list[Element]:
+    """Protected elements of ``text``, left to right, non-overlapping.
+
+    For a wikilink ``[[target|alias]]`` the elements are ``[[target|`` and ``]]``: the alias stays
+    translatable. For a link ``[text](dest "title")`` the element is ``](dest "title")``: the text stays
+    translatable. With ``comments=False`` ``%%comments%%`` are left as translatable text.
+    """
+    out: list[Element] = []
+    open_wikilinks = 0
+    for m in _PATTERN.finditer(text):
+        group = m.lastgroup
+        start, end = m.span()
+        if group == "code":
+            out.append(Element(CODE, start, end, m.group()))
+        elif group == "math":
+            out.append(Element(MATH, start, end, m.group()))
+        elif group == "comment":
+            if comments:
+                out.append(Element(COMMENT, start, end, m.group()))
+        elif group == "wiki":
+            kind = EMBED if m.group("bang") else WIKILINK
+            target = m.group("wtarget")
+            if m.group("wpipe"):
+                out.append(Element(kind, start, end, target))
+                open_wikilinks += 1
+            else:
+                close = text.find("]]", end)
+                if close < 0:
+                    continue
+                out.append(Element(kind, start, close + 2, target))
+        elif group == "wclose":
+            if open_wikilinks:
+                open_wikilinks -= 1
+                out.append(Element(WIKILINK, start, end, "]]"))
+        elif group == "autolink":
+            out.append(Element(URL, start, end, m.group()[1:-1]))
+        elif group == "html":
+            out.append(Element(HTML, start, end, m.group()))
+        elif group == "dest":
+            target = m.group("target")
+            if target.startswith("<"):
+                target = target[1:-1]
+            out.append(Element(LINK, start, end, target))
+        elif group == "ref":
+            out.append(Element(REFLABEL, start, end, m.group("label").lower()))
+        elif group == "fnref":
+            out.append(Element(FOOTNOTE, start, end, m.group("fnlabel")))
+        elif group == "inlinefn":
+            out.append(Element(INLINE_FOOTNOTE, start, end, "^["))
+        elif group == "url":
+            out.append(Element(URL, start, end, m.group()))
+        elif group == "tag":
+            out.append(Element(TAG, start, end, m.group()))
+        elif group == "entity":
+            out.append(Element(ENTITY, start, end, m.group()))
+    # A wikilink's closing "]]" is recorded for placeholders; a later wikilink close may have been
+    # matched inside a code span etc. - overlaps are impossible because finditer does not overlap.
+    return out
+
+
+#: Kinds whose values a translation must keep (as a multiset; order may change).
+STRUCTURAL = frozenset({CODE, MATH, COMMENT, WIKILINK, EMBED, LINK, REFLABEL, FOOTNOTE, INLINE_FOOTNOTE,
+                        HTML, URL, TAG})
+
+
+def signature(text: str, *, comments: bool = True) -> Counter[tuple[str, str]]:
+    """The multiset of protected (kind, value) pairs of ``text``: what a translation must keep."""
+    return Counter((e.kind, e.value) for e in scan(text, comments=comments) if e.kind in STRUCTURAL)
+
+
+def structure_diff(msgid: str, msgstr: str, *, comments: bool = True) -> list[str]:
+    """Human-readable differences between the protected markup of ``msgid`` and ``msgstr``.
+
+    Empty when the translation keeps every link target, wikilink target, footnote label, code span,
+    math, HTML tag, URL and tag of the source (in any order).
+    """
+    want = signature(msgid, comments=comments)
+    got = signature(msgstr, comments=comments)
+    if want == got:
+        return []
+    problems = []
+    for (kind, value), n in sorted((want - got).items()):
+        problems.append(f"lost {kind} {value!r}" + (f" ×{n}" if n > 1 else ""))
+    for (kind, value), n in sorted((got - want).items()):
+        problems.append(f"added {kind} {value!r}" + (f" ×{n}" if n > 1 else ""))
+    return problems
+
+
+def plain_text(text: str, *, comments: bool = True) -> str:
+    """``text`` with its protected elements removed (wikilink aliases and link texts stay)."""
+    parts = []
+    pos = 0
+    for e in scan(text, comments=comments):
+        parts.append(text[pos:e.start])
+        pos = e.end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def has_translatable_text(text: str, *, comments: bool = True) -> bool:
+    """True when ``text`` has a letter outside its protected elements (so a translator has work)."""
+    return _LETTER.search(plain_text(text, comments=comments)) is not None
