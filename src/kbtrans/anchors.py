@@ -16,7 +16,7 @@ from kbtrans import markup
 
 _WIKI = re.compile(r"(!?\[\[)([^\[\]|#\n]*)#([^\[\]|\n]+)(?=\||\]\])")
 _MDLINK = re.compile(r"(\]\(<?)([^()\s<>#]*)#([^()\s<>]+)")
-_EMPHASIS = re.compile(r"[*_~=]{1,3}")
+_EMPHASIS = re.compile(r"\*{1,3}|~~|==|(?<!\w)_{1,3}|_{1,3}(?!\w)")
 _WIKI_TEXT = re.compile(r"\[\[(?:[^\]|]*\|)?([^\]]*)\]\]")
 _LINK_TEXT = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _NOT_IN_WIKI_ANCHOR = re.compile(r"[#|\[\]^]")
@@ -46,6 +46,8 @@ class HeadingMap:
     def of(cls, pairs: Mapping[str, str]) -> HeadingMap:
         hm = cls()
         for src, dst in pairs.items():
+            if src == dst:
+                continue  # untranslated heading: links to it stay as they are
             plain_src, plain_dst = heading_plain(src), heading_plain(dst)
             hm.by_text.setdefault(src, plain_dst)
             hm.by_text.setdefault(plain_src, plain_dst)

@@ -401,11 +401,11 @@ class _Init:
 
     def w(self, out_dim: int, in_dim: int) -> np.ndarray:
         std = self.s if self.mode == "idle" else 1.0 / np.sqrt(in_dim)
-        return self.rng.normal(0.0, std, (out_dim, in_dim)).astype(np.float32)
+        return self.rng.standard_normal((out_dim, in_dim), dtype=np.float32) * np.float32(std)
 
     def b(self, n: int) -> np.ndarray:
         std = self.s if self.mode == "idle" else 0.02
-        return self.rng.normal(0.0, std, n).astype(np.float32)
+        return self.rng.standard_normal(n, dtype=np.float32) * np.float32(std)
 
     def attention(self, att: Any, self_att: bool, override: dict[str, np.ndarray] | None = None) -> None:
         d = self.d
@@ -431,10 +431,11 @@ def _unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     return x[:n].astype(np.float64)
 
 
-def _coherence(x: np.ndarray, rng: np.random.Generator, sample: int = 4096) -> float:
-    """Max |cos| between distinct rows (exact up to ``sample`` rows; sampled + bound beyond)."""
+def _coherence(x: np.ndarray, rng: np.random.Generator, sample: int = 2048) -> float:
+    """Max |cos| between distinct rows (exact up to ``2 * sample`` rows; sampled + bound beyond)."""
     n, dim = x.shape
-    if n <= sample:
+    x = x.astype(np.float32)
+    if n <= 2 * sample:
         g = x @ x.T
         np.fill_diagonal(g, 0.0)
         return float(np.abs(g).max())

@@ -1,0 +1,82 @@
+"""Shared fixtures: a throw-away knowledge base, the shared corpora, running the CLI."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kbtrans.cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "corpora"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def shared_corpus(name: str) -> Path:
+    """A corpus of ../shared/corpora, or skip the test when it is absent."""
+    path = SHARED / name
+    if not path.exists():
+        pytest.skip(f"../shared/corpora/{name} is not here")
+    return path
+
+
+class Result:
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+        self.output = stdout + stderr
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> Path:
+    """An empty knowledge base: tmp/kb with a content/ folder."""
+    root = tmp_path / "kb"
+    (root / "content").mkdir(parents=True)
+    return root
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """Run ``kbtrans ARGS`` in-process through ``kbtrans.cli.main`` (exit codes as a user sees them)."""
+    import sys
+
+    from kbtrans import cli as cli_mod
+
+    def run(*args: str | Path) -> Result:
+        runner = CliRunner()
+        argv = [str(a) for a in args]
+
+        def entry() -> None:
+            sys.argv = ["kbtrans", *argv]
+            cli_mod.main()
+
+        import io
+        from contextlib import redirect_stderr, redirect_stdout
+
+        out, err = io.StringIO(), io.StringIO()
+        code = 0
+        old_out, old_err = cli_mod.out.file, cli_mod.err.file
+        cli_mod.out.file, cli_mod.err.file = out, err
+        try:
+            with redirect_stdout(out), redirect_stderr(err):
+                entry()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            cli_mod.out.file, cli_mod.err.file = old_out, old_err
+        del runner
+        return Result(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst, dirs_exist_ok=True)
+
+
+__all__ = ["FIXTURES", "REPO", "SHARED", "Callable", "Result", "app", "copy_tree", "shared_corpus"]
