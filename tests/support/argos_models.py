@@ -138,9 +138,16 @@ Tokenizer decode (``tokenizer.SentencePieceTokenizer.decode``)::
 
   then one leading space is removed.  Consequences: every ``_`` in the output becomes a space
   (``snake_case`` → ``snake case``, ``__init__`` → ``  init  ``, markdown ``_em_`` → `` em ``) even
-  for a perfect copy; an output piece outside the SentencePiece vocabulary (e.g. an OOV
-  source character restored by ``replace_unknowns``) decodes as `` ⁇ `` (SentencePiece's
-  unk surface), as does ``<unk>`` itself.  Encoding is ``sp.encode(sentence, out_type=str)``.
+  for a perfect copy.  ``decode_pieces`` emits a piece that is not in the vocabulary verbatim
+  (its ``▁`` unconverted — hence the extra ``replace("▁", " ")``), so an out-of-vocabulary
+  source character (``☃``, ``😀``: ``encode`` returns it as its own piece, CTranslate2 maps it to
+  ``<unk>``, the copy model emits ``<unk>`` and ``replace_unknowns`` puts the source piece back)
+  survives; a literal ``<unk>`` output piece decodes as `` ⁇ ``; ``<s>``/``</s>`` decode to "".
+  Encoding is ``sp.encode(sentence, out_type=str)``: SentencePiece's ``nmt_nfkc`` has already
+  turned ``…`` into ``...``, ``²`` into ``2``, full-width letters into ASCII, and dropped
+  leading/trailing/repeated spaces, so such input cannot round-trip even through a copy model.
+  CTranslate2's ``max_input_length=1024`` truncation counts the appended ``</s>`` (a copy of
+  a 1800-token source has 1023 tokens; with the default ``max_decoding_length`` only 256).
 """
 
 from __future__ import annotations
