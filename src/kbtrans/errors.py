@@ -43,3 +43,7 @@ class CheckFailed(KbtransError):
 
 class InternalError(Exception):
     """A round-trip self-check failed: this is a bug in kbtrans, please report it."""
+
+
+class GlossaryError(KbtransError):
+    """glossary.csv / glossary.tsv cannot be read (names the file and line)."""
