@@ -330,7 +330,7 @@ def _copy_if_changed(src: Path, dst: Path) -> bool:
 
 
 def _prune(root: Path, keep: set[Path]) -> list[Path]:
-    removed = []
+    removed: list[Path] = []
     if not root.is_dir():
         return removed
     for path in sorted(root.rglob("*"), reverse=True):

@@ -74,9 +74,36 @@ def catalog_path(locales_dir: Path, lang: str, note_stem: str) -> Path:
     return locales_dir / lang / "LC_MESSAGES" / (note_stem + ".po")
 
 
+# One line of a PO file: blank, a comment, or a keyword / continuation with a properly closed C string.
+# polib silently accepts an unterminated string (and drops its last character): check lines first.
+_PO_STRING = r'"(?:[^"\\]|\\.)*"[ \t]*\r?'
+_PO_KEYWORD = re.compile(
+    r"[ \t]*(?:#~\|?[ \t]*|#\|[ \t]*)?(?:(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)[ \t]+)?" + _PO_STRING
+)
+
+
+def _check_syntax(path: Path, text: str) -> None:
+    for n, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip()
+        if not stripped or (stripped.startswith("#") and not stripped.startswith(("#~", "#|"))):
+            continue
+        if not _PO_KEYWORD.fullmatch(line):
+            hint = ("a string is not closed with a quote" if line.count('"') % 2 else "this line is not valid PO syntax")
+            raise CatalogError(
+                f"PO syntax error ({hint}). Fix the entry by hand (or restore the file from version control) "
+                "and run the command again.", path=path, line=n)
+
+
 def _load(path: Path) -> polib.POFile:
     try:
-        return polib.pofile(str(path), wrapwidth=0, check_for_duplicates=False)
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"cannot read the catalog ({exc.strerror}).", path=path) from None
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"cannot decode the catalog ({exc}). Save it as UTF-8.", path=path) from None
+    _check_syntax(path, text)
+    try:
+        return polib.pofile(text, wrapwidth=0, check_for_duplicates=False)
     except OSError as exc:
         msg = str(exc)
         m = _SYNTAX_LINE.search(msg)
@@ -229,7 +256,7 @@ def merge(path: Path, note: Note, lang: str, *, source_ref: str, project: str, n
     n_new = n_fuzzy = 0
     pending_fuzzy: list[tuple[polib.POEntry, str]] = []
     for text, segs in _group(note.entries):
-        key = (None, text)
+        key: tuple[str | None, str] = (None, text)
         old = current.get(key) or retired.get(key)
         comments = list(dict.fromkeys(s.comment for s in segs))
         entry = polib.POEntry(

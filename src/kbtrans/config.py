@@ -7,6 +7,7 @@ Unknown keys are errors that list the valid ones.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,9 @@ def _read(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
+        if line is None:  # Python < 3.14 only says it in the message
+            m = re.search(r"at line (\d+)", str(exc))
+            line = int(m.group(1)) if m else None
         raise ConfigError(f"invalid TOML ({exc}). Fix the syntax.", path=path, line=line) from None
     except UnicodeDecodeError:
         raise ConfigError("is not valid UTF-8. Re-save it as UTF-8.", path=path) from None

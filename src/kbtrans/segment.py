@@ -48,6 +48,24 @@ def _recording(fn: Callable[..., bool]) -> Callable[..., bool]:
     return rule
 
 
+def _recording_reference(fn: Callable[..., bool]) -> Callable[..., bool]:
+    """Reference definitions make no token: remember where each one's last line starts and ends."""
+
+    def rule(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
+        ok = fn(state, start_line, end_line, silent)
+        if ok and not silent:
+            last = state.line - 1
+            state.env.setdefault("kb_refs", []).append(
+                (last, state.bMarks[last] + state.tShift[last], state.eMarks[last]))
+        return ok
+
+    return rule
+
+
+_REF_TITLE = re.compile(r"""[ \t]("((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|\(((?:[^()\\]|\\.)*)\))[ \t]*$""")
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
 @lru_cache(maxsize=1)
 def parser() -> MarkdownIt:
     """The Markdown parser kbtrans segments with (shared, configured once)."""
@@ -56,6 +74,8 @@ def parser() -> MarkdownIt:
     for name in ("paragraph", "heading", "lheading", "table"):
         rule = md.block.ruler.__rules__[md.block.ruler.__find__(name)]
         md.block.ruler.at(name, _recording(rule.fn), {"alt": list(rule.alt)})
+    ref = md.block.ruler.__rules__[md.block.ruler.__find__("reference")]
+    md.block.ruler.at("reference", _recording_reference(ref.fn), {"alt": list(ref.alt)})
     # Segments are sliced from the source, so only block parsing is needed: no inline parse
     # (the slowest half), and no footnote tail (which would drop unreferenced definitions).
     md.core.ruler.enableOnly(["normalize", "block"])
@@ -79,6 +99,8 @@ class _Walker:
     segments: list[Segment] = field(default_factory=list)
     stack: list[_Container] = field(default_factory=list)
     section: str = ""
+    headings: list[tuple[int, str]] = field(default_factory=list)
+    """The open headings above the current block: (level, text), outermost first."""
     lang_span: Span | None = None
     lang_value: str = ""
 
@@ -110,7 +132,7 @@ class _Walker:
                 return
         if text is None:
             text = self.text_of(spans)
-        translatable = markup.has_translatable_text(text, comments=not self.comments)
+        translatable = markup.has_translatable_text(text, comments=self.comments)
         self.segments.append(
             Segment(text, kind, self.section, tuple(spans), single_line, translatable, quote)
         )
@@ -154,6 +176,11 @@ class _Walker:
     def heading(self, tok: Token, inline: Token) -> None:
         assert tok.map is not None
         level = tok.tag
+        depth = int(level[1:])
+        while self.headings and self.headings[-1][0] >= depth:
+            self.headings.pop()
+        # A heading's context is its parent heading; the blocks under it get the heading itself.
+        self.section = self.headings[-1][1] if self.headings else ""
         spans = self.spans_of(tok.meta["kb"], tok.map[0])
         if tok.markup in ("=", "-"):  # setext: the last line is the underline
             self.add(spans[:-1], f"heading {level}")
@@ -170,8 +197,9 @@ class _Walker:
             if col < 0:  # cannot happen: markdown-it slices the content from this line
                 return
             self.add([Span(first.line, col, col + len(content))], f"heading {level}", single_line=True)
-        if self.segments and self.segments[-1].kind == f"heading {level}":
+        if self.segments and self.segments[-1].kind == f"heading {level}" and self.segments[-1].spans[0].line >= tok.map[0]:
             self.section = self.segments[-1].text
+            self.headings.append((depth, self.section))
 
     def table_row(self, tok: Token, table_marks: dict[int, tuple[int, int]], header: bool) -> list[Span]:
         assert tok.map is not None
@@ -377,6 +405,23 @@ def _trim(source: Source, spans: list[Span]) -> list[Span]:
     return spans
 
 
+def _reference_titles(w: _Walker, env: dict[str, Any]) -> None:
+    """Titles of reference definitions (``[label]: url "Title"``) are translatable; labels and URLs are not."""
+    titles = {str(ref.get("title", "")) for ref in env.get("references", {}).values()} - {""}
+    for line, start, end in env.get("kb_refs", []):
+        base = w.offsets[line]
+        text = w.source.lines[line]
+        m = _REF_TITLE.search(text, start - base, end - base)
+        if m is None:
+            continue
+        group = 2 if m.group(2) is not None else 3 if m.group(3) is not None else 4
+        if _ESCAPED.sub(r"\1", m.group(group)) not in titles or not m.group(group).strip():
+            continue
+        w.section = next((seg.text for seg in reversed(w.segments) if seg.is_heading and seg.spans[0].line < line),
+                         "")
+        w.add([Span(line, m.start(group), m.end(group))], "link title", single_line=True)
+
+
 def detect_language(segments: Iterable[Segment], languages: Iterable[str], default: str) -> str:
     """The note's language from the share of Cyrillic letters in its translatable text."""
     cyr = lat = 0
@@ -444,7 +489,8 @@ def segment(path: str, source: Source, *, front_matter_keys: Iterable[str], lang
             if cell < len(row):
                 w.add([row[cell]], "table header" if in_header else "table cell", single_line=True)
             cell += 1
-    segments = tuple(w.segments)
+    _reference_titles(w, env)
+    segments = tuple(sorted(w.segments, key=lambda seg: (seg.spans[0].line, seg.spans[0].start)))
     if w.lang_value:
         lang = w.lang_value.strip().lower()
     else:

@@ -15,6 +15,7 @@ from kbtrans.segment import parser, yaml_quote
 _RISKY_START = re.compile(r"^(?:[#>+*=_~`$<|\[-]|\d{1,9}[.)])", re.MULTILINE)
 _ESCAPABLE = re.compile(r"^([#>+*=_~`$<|\[-]|(\d{1,9})([.)]))")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+_UNESCAPED_TITLE_DELIM = re.compile(r"(?<!\\)([\"'()])")
 
 
 def _continuation(prefix: str) -> str:
@@ -43,6 +44,8 @@ def fit(segment: Segment, text: str) -> str | None:
     paragraph); a line that would start a heading, list, quote, fence, … is escaped; single-line segments
     are joined into one line; table cells get their pipes escaped; front-matter values are re-quoted.
     """
+    if segment.kind == "link title":
+        return _UNESCAPED_TITLE_DELIM.sub(r"\\\1", " ".join(text.split()))
     if segment.quote or segment.kind.startswith("front matter"):
         return yaml_quote(" ".join(text.split("\n")).strip(), segment.quote)
     lines = [line.strip() if segment.single_line else line.lstrip() for line in text.split("\n")]

@@ -1,0 +1,176 @@
+"""build: translations spliced into the source, byte-for-byte faithful everywhere else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polib
+
+from tests.helpers import fill_catalogs
+
+
+def _po(kb: Path, stem: str, lang: str = "en") -> polib.POFile:
+    return polib.pofile(str(kb / "locales" / lang / "LC_MESSAGES" / f"{stem}.po"), wrapwidth=0)
+
+
+def _translate(kb: Path, stem: str, table: dict[str, str], lang: str = "en", *, fuzzy: bool = False) -> None:
+    po = _po(kb, stem, lang)
+    for e in po:
+        if e.msgid in table:
+            e.msgstr = table[e.msgid]
+            if fuzzy:
+                e.flags.append("fuzzy")
+    po.save()
+
+
+def _built(kb: Path, rel: str, lang: str = "en") -> bytes:
+    return (kb / "build" / lang / rel).read_bytes()
+
+
+CONTAINERS = (
+    "\ufeff---\r\ntitle: 'Контейнеры: ''тест'''\r\nlang: ru\r\n---\r\n\r\n"
+    "> [!note] Заголовок выноски\r\n> Первая строка выноски\r\n> вторая строка выноски.\r\n\r\n"
+    "- пункт списка\r\n  продолжение пункта\r\n\t- вложенный пункт\r\n\r\n"
+    "| Колонка | Другая |\r\n|---|---|\r\n| ячейка | `код` и слово |\r\n\r\n"
+    "Абзац со сноской[^n].\r\n\r\n"
+    "[^n]: Текст сноски.\r\n\r\n"
+    "[ссылка]: https://example.org 'Заголовок ссылки'\r\n"
+    "Последняя строка без перевода строки"
+)
+
+
+def test_splice_keeps_containers_line_endings_bom_and_tabs(cli, kb: Path) -> None:
+    (kb / "content" / "c.md").write_bytes(CONTAINERS.encode("utf-8"))
+    assert cli("-C", kb, "extract").exit_code == 0
+    _translate(kb, "c", {
+        "Контейнеры: 'тест'": "Containers: 'test'",
+        "Заголовок выноски": "Callout title",
+        "Первая строка выноски\nвторая строка выноски.": "First line of the callout,\nsecond line,\nand a third.",
+        "пункт списка\nпродолжение пункта": "list item\ncontinued",
+        "вложенный пункт": "nested item",
+        "Колонка": "Column",
+        "Другая": "Other | one",
+        "`код` и слово": "`код` and a word",
+        "Абзац со сноской[^n].": "Paragraph with a footnote[^n].",
+        "Текст сноски.": "Footnote text.",
+        "Заголовок ссылки": "Link 'title'",
+        "Последняя строка без перевода строки": "Last line without a newline",
+    })
+    r = cli("-C", kb, "build", "--strict")
+    assert r.exit_code == 0, r.output
+    expected = (
+        "\ufeff---\r\ntitle: 'Containers: ''test'''\r\nlang: en\r\n---\r\n\r\n"
+        "> [!note] Callout title\r\n> First line of the callout,\r\n> second line,\r\n> and a third.\r\n\r\n"
+        "- list item\r\n  continued\r\n\t- nested item\r\n\r\n"
+        "| Column | Other \\| one |\r\n|---|---|\r\n| ячейка | `код` and a word |\r\n\r\n"
+        "Paragraph with a footnote[^n].\r\n\r\n"
+        "[^n]: Footnote text.\r\n\r\n"
+        "[ссылка]: https://example.org 'Link \\'title\\''\r\n"
+        "Last line without a newline"
+    )
+    assert _built(kb, "c.md").decode("utf-8") == expected
+    # The Russian locale is the source, byte for byte.
+    assert _built(kb, "c.md", "ru") == CONTAINERS.encode("utf-8")
+    assert "en: 12/13 segments translated" in r.stdout
+
+
+def test_translation_that_breaks_markup_is_not_used(cli, kb: Path) -> None:
+    (kb / "content" / "n.md").write_text(
+        "# Заметка\n\nСм. [статью](https://example.org/a) и `код`.\n\nВторой абзац.\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    _translate(kb, "n", {
+        "Заметка": "Note",
+        "См. [статью](https://example.org/a) и `код`.": "See [the paper](https://evil.example) and code.",
+        "Второй абзац.": "Second\n# paragraph.",
+    })
+    r = cli("-C", kb, "build")
+    assert r.exit_code == 0, r.output
+    po_line = next(e.linenum for e in _po(kb, "n") if e.msgid.startswith("См."))
+    assert f"locales/en/LC_MESSAGES/n.po:{po_line}: translation changes the markup" in r.stderr
+    assert "lost link target 'https://example.org/a'" in r.stderr
+    assert "added link target 'https://evil.example'" in r.stderr
+    assert "lost code span '`код`'" in r.stderr
+    built = _built(kb, "n.md").decode()
+    assert "evil" not in built
+    assert "См. [статью](https://example.org/a) и `код`." in built
+    # A line that would start a heading is escaped, so the block structure cannot change.
+    assert "Second\n\\# paragraph." in built
+    r = cli("-C", kb, "build", "--strict")
+    assert r.exit_code == 1
+    assert "--strict" in r.stderr
+
+
+def test_reviewed_only_and_min_translated(cli, kb: Path) -> None:
+    (kb / "content" / "a.md").write_text("# Первая\n\nАбзац один.\n\nАбзац два.\n", encoding="utf-8")
+    (kb / "content" / "b.md").write_text("# Вторая\n\nТекст.\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    _translate(kb, "a", {"Первая": "First", "Абзац один.": "Paragraph one."})
+    _translate(kb, "a", {"Абзац два.": "Paragraph two."}, fuzzy=True)
+    _translate(kb, "b", {"Вторая": "Second"})
+    r = cli("-C", kb, "build", "--reviewed-only")
+    assert r.exit_code == 0, r.output
+    assert b"Paragraph two." not in _built(kb, "a.md") and b"Paragraph one." in _built(kb, "a.md")
+    r = cli("-C", kb, "build")
+    assert b"Paragraph two." in _built(kb, "a.md")
+    r = cli("-C", kb, "build", "--min-translated", "60")
+    assert r.exit_code == 0, r.output
+    assert "skipped: en/b.md is 50.0% translated (below --min-translated 60)" in r.stderr
+    assert not (kb / "build" / "en" / "b.md").exists()
+    assert (kb / "build" / "en" / "a.md").exists() and (kb / "build" / "ru" / "b.md").exists()
+
+
+def test_anchors_follow_translated_headings(cli, kb: Path) -> None:
+    (kb / "content" / "target.md").write_text("# Цель\n\n## Этапы обучения\n\nТекст.\n", encoding="utf-8")
+    (kb / "content" / "src.md").write_text(
+        "См. [[target#Этапы обучения]], [[target#Этапы обучения|этапы]] и "
+        "[раздел](target.md#этапы-обучения).\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    _translate(kb, "target", {"Цель": "Goal", "Этапы обучения": "Training stages", "Текст.": "Text."})
+    _translate(kb, "src", {
+        "См. [[target#Этапы обучения]], [[target#Этапы обучения|этапы]] и [раздел](target.md#этапы-обучения).":
+        "See [[target#Этапы обучения]], [[target#Этапы обучения|the stages]] and "
+        "[the section](target.md#этапы-обучения).",
+    })
+    r = cli("-C", kb, "build", "--strict")
+    assert r.exit_code == 0, r.output
+    assert _built(kb, "src.md").decode() == (
+        "See [[target#Training stages]], [[target#Training stages|the stages]] and "
+        "[the section](target.md#training-stages).\n")
+    assert _built(kb, "src.md", "ru").decode().startswith("См. [[target#Этапы обучения]]")
+
+
+def test_attachments_pruning_and_no_rewrites(cli, kb: Path) -> None:
+    (kb / "content" / "img").mkdir()
+    (kb / "content" / "img" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    (kb / "content" / "n.md").write_text("Текст ![схема](img/a.png).\n", encoding="utf-8")
+    (kb / "content" / "old.md").write_text("Старая заметка.\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    r = cli("-C", kb, "build")
+    assert r.exit_code == 0, r.output
+    for lang in ("ru", "en"):
+        assert (kb / "build" / lang / "img" / "a.png").read_bytes() == b"\x89PNG\r\n\x1a\nfake"
+    stamp = {p: p.stat().st_mtime_ns for p in (kb / "build").rglob("*") if p.is_file()}
+    r = cli("-C", kb, "build")
+    assert "0 files written" in r.stdout
+    assert {p: p.stat().st_mtime_ns for p in (kb / "build").rglob("*") if p.is_file()} == stamp
+    (kb / "content" / "old.md").unlink()
+    r = cli("-C", kb, "build")
+    assert "2 removed" in r.stdout
+    assert not (kb / "build" / "en" / "old.md").exists()
+
+
+def test_identity_catalogs_reproduce_sample_kb(cli, tmp_path: Path) -> None:
+    from tests.conftest import REPO, copy_tree
+    from tests.helpers import strip_lang
+
+    kb = tmp_path / "kb"
+    copy_tree(REPO / "content", kb / "content")
+    assert cli("-C", kb, "extract").exit_code == 0
+    fill_catalogs(kb / "locales")
+    r = cli("-C", kb, "build", "--strict")
+    assert r.exit_code == 0, r.output
+    for note in (kb / "content").rglob("*"):
+        if note.is_file():
+            rel = note.relative_to(kb / "content")
+            for lang in ("ru", "en"):
+                assert strip_lang(_built(kb, str(rel), lang)) == strip_lang(note.read_bytes()), rel
