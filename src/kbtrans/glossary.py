@@ -11,7 +11,7 @@ the usual double-quote quoting). Each further row is either
 
 Blank rows and rows whose first cell starts with ``#`` are ignored. Matching is whole-word: Russian
 terms match their inflected forms (``предобучение`` matches ``предобучения``), English ones match
-case-insensitively with a short suffix (``tokenizer`` matches ``tokenizers``); do-not-translate terms
+case-insensitively by stem (``fine-tuning`` matches ``fine-tuned``); do-not-translate terms
 match exactly (case-sensitive, whole word).
 """
 
@@ -33,6 +33,7 @@ NAMES = ("glossary.csv", "glossary.tsv")
 COLUMNS = ("ru", "en", "note")
 
 _CYRILLIC_VOWELS = "аеёиоуыэюяйь"
+_EN_SUFFIXES = ("ing", "ed", "er", "es", "s", "e")
 _WORD = r"[^\W_]"
 
 
@@ -63,9 +64,13 @@ def _word_pattern(word: str, lang: str) -> str:
             cut += 1
         stem = stem[: len(stem) - cut] if cut else stem
         return re.escape(stem) + r"[а-яё]{0,4}"
-    if re.fullmatch(r"[A-Za-z]+", word) and len(word) >= 3:
-        base = word[:-1] if word.lower().endswith("e") and len(word) > 4 else word
-        return re.escape(base) + r"[a-z]{0,3}"
+    if re.fullmatch(r"[A-Za-z]+", word) and len(word) >= 4:
+        base = word
+        for suffix in _EN_SUFFIXES:
+            if word.lower().endswith(suffix) and len(word) - len(suffix) >= 3:
+                base = word[: -len(suffix)]
+                break
+        return re.escape(base) + r"[a-z]{0,4}"
     return re.escape(word)
 
 

@@ -1,0 +1,608 @@
+"""Quality checks: every catalog entry against its source, and every catalog against its note.
+
+Checks are plain functions (Babel's ``checkers`` habit): each takes an :class:`Entry` (msgid, msgstr,
+the segment, the languages, the glossary) and yields :class:`Finding` s. ``check`` runs them over every
+translated entry of every catalog, plus the catalog-level checks (stale, unparsable, orphaned).
+
+Severity:
+
+* **error** — markup (link/image targets, reference labels, wikilink and embed targets, footnote
+  labels, code spans, math, HTML tags) added, lost or changed; content the source does not have (a URL,
+  an HTML tag or attribute, a script, a ``javascript:`` link, a wikilink target); unbalanced emphasis;
+  a heading/list/quote marker introduced at a line start; a translation that cannot be placed; stale,
+  missing, unparsable or orphaned catalogs. ``build`` never uses a translation with an entry error.
+* **warning** — language problems (Cyrillic left in English, Latin-only Russian, identical to the
+  source, whitespace / end punctuation mismatch, doubled spaces, untranslated footnote text) and glossary
+  problems (errors with ``strict``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from pathlib import Path
+
+from kbtrans import catalog, glossary, markup, parallel, project, splice
+from kbtrans.config import Config
+from kbtrans.errors import CatalogError, GlossaryError, KbtransError
+from kbtrans.model import Note, Segment
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found by ``check``."""
+
+    severity: str
+    """``"error"`` or ``"warning"``."""
+    code: str
+    """Stable identifier of the check, e.g. ``link-target-changed``, ``catalog-stale``."""
+    path: str
+    """The PO file (or note, or glossary) concerned, relative to the project root."""
+    line: int | None
+    """1-based line of the entry's ``msgid`` in ``path`` (None for whole-file problems)."""
+    msgid: str
+    """A one-line excerpt of the entry's msgid ("" for whole-file problems)."""
+    message: str
+    """What is wrong."""
+    hint: str
+    """One line saying how to fix it."""
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+    def __str__(self) -> str:
+        excerpt = f" [{self.msgid}]" if self.msgid else ""
+        return f"{self.location}: {self.severity}: {self.message} ({self.code}){excerpt} — {self.hint}"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What ``check`` found."""
+
+    issues: tuple[Issue, ...]
+    """Every problem, sorted by file and line."""
+    catalogs: int = 0
+    """Catalogs examined."""
+    entries: int = 0
+    """Translated (non-obsolete) entries examined."""
+    notes: int = 0
+    """Notes in the knowledge base."""
+
+    @property
+    def errors(self) -> tuple[Issue, ...]:
+        return tuple(i for i in self.issues if i.severity == ERROR)
+
+    @property
+    def warnings(self) -> tuple[Issue, ...]:
+        return tuple(i for i in self.issues if i.severity == WARNING)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "notes": self.notes, "catalogs": self.catalogs, "entries": self.entries,
+            "errors": len(self.errors), "warnings": len(self.warnings),
+            "issues": [
+                {"severity": i.severity, "code": i.code, "path": i.path, "line": i.line, "msgid": i.msgid,
+                 "message": i.message, "hint": i.hint}
+                for i in self.issues
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one check function says about one entry."""
+
+    severity: str
+    code: str
+    message: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One catalog entry with everything a check needs."""
+
+    msgid: str
+    """The source text."""
+    msgstr: str
+    """The translation (non-empty)."""
+    segment: Segment | None
+    """The note's segment with this text (None when the catalog is stale and the note lacks it)."""
+    source_lang: str
+    """The note's language."""
+    target_lang: str
+    """The catalog's language."""
+    glossary: glossary.Glossary = field(default_factory=glossary.Glossary)
+    """The project's glossary."""
+    comments: bool = True
+    """``%%comments%%`` are protected (not translated)."""
+
+
+Check = Callable[[Entry], Iterator[Finding]]
+
+# -- structure and safety -------------------------------------------------------------------------
+
+_SLUG = {
+    markup.CODE: "code-span", markup.MATH: "math", markup.COMMENT: "comment", markup.WIKILINK: "wikilink-target",
+    markup.EMBED: "embed-target", markup.LINK: "link-target", markup.REFLABEL: "reference-label",
+    markup.FOOTNOTE: "footnote-label", markup.INLINE_FOOTNOTE: "inline-footnote", markup.HTML: "html-tag",
+    markup.URL: "url", markup.TAG: "tag",
+}
+_HINT = {
+    markup.CODE: "copy the code span from the msgid unchanged (backticks included)",
+    markup.MATH: "copy the math from the msgid unchanged ($…$ included)",
+    markup.COMMENT: "copy the %%comment%% from the msgid unchanged",
+    markup.WIKILINK: "keep the [[target|…]] part as in the msgid; translate only the alias after |",
+    markup.EMBED: "keep the ![[embed]] exactly as in the msgid",
+    markup.LINK: "keep the (destination) of every link exactly as in the msgid; translate only the [text]",
+    markup.REFLABEL: "keep the [label] of reference links exactly as in the msgid",
+    markup.FOOTNOTE: "keep every [^label] footnote reference exactly as in the msgid",
+    markup.INLINE_FOOTNOTE: "keep the ^[ … ] inline footnote; translate only its text",
+    markup.HTML: "copy HTML tags from the msgid unchanged, attributes included",
+    markup.URL: "keep URLs exactly as in the msgid",
+    markup.TAG: "keep #tags exactly as in the msgid",
+}
+_UNSAFE = re.compile(
+    r"<\s*/?\s*(?:script|iframe|object|embed|style|form|input|meta|link|base|svg|math)\b"
+    r"|\bjavascript\s*:|\bvbscript\s*:|\bdata\s*:\s*text/html|\bon[a-z]{3,}\s*=",
+    re.IGNORECASE,
+)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def _short(value: str, n: int = 60) -> str:
+    value = value.replace("\n", "⏎")
+    return value if len(value) <= n else value[: n - 1] + "…"
+
+
+def _is_external(target: str) -> bool:
+    return bool(_SCHEME.match(target.strip())) or target.strip().startswith("//")
+
+
+def check_markup(e: Entry) -> Iterator[Finding]:
+    """Protected markup added, lost or changed (errors); additions the source lacks are safety errors."""
+    want = markup.signature(e.msgid, comments=e.comments)
+    got = markup.signature(e.msgstr, comments=e.comments)
+    if want == got:
+        return
+    lost_all, added_all = want - got, got - want
+    source_text = e.msgid
+    for kind in sorted({k for k, _ in lost_all} | {k for k, _ in added_all}):
+        lost = sorted(v for (k, v), n in lost_all.items() if k == kind for _ in range(n))
+        added = sorted(v for (k, v), n in added_all.items() if k == kind for _ in range(n))
+        slug, hint = _SLUG.get(kind, kind.replace(" ", "-")), _HINT.get(kind, "keep the markup of the msgid")
+        pairs = list(zip(lost, added, strict=False))
+        for old, new in pairs:
+            unsafe = _unsafe_addition(kind, new, source_text)
+            yield Finding(ERROR, f"{slug}-changed",
+                          f"{kind} {_short(old)!r} changed to {_short(new)!r}" + (f"; {unsafe}" if unsafe else ""),
+                          hint)
+        for old in lost[len(pairs):]:
+            yield Finding(ERROR, f"{slug}-lost", f"{kind} {_short(old)!r} of the source is missing", hint)
+        for new in added[len(pairs):]:
+            unsafe = _unsafe_addition(kind, new, source_text)
+            if unsafe:
+                yield Finding(ERROR, _safety_code(kind, new), f"{unsafe}: {_short(new)!r}",
+                              "remove it: a translation must not add links, HTML or scripts the source lacks")
+            else:
+                yield Finding(ERROR, f"{slug}-added", f"{kind} {_short(new)!r} is not in the source", hint)
+
+
+def _safety_code(kind: str, value: str) -> str:
+    if _UNSAFE.search(value) or "javascript:" in value.lower():
+        return "unsafe-script"
+    if kind == markup.HTML:
+        return "unsafe-html-added"
+    if kind in (markup.WIKILINK, markup.EMBED):
+        return "unsafe-wikilink-added"
+    return "unsafe-url-added"
+
+
+def _unsafe_addition(kind: str, value: str, source: str) -> str:
+    """Why adding ``value`` (of ``kind``) is a safety problem, or "" when it is not one."""
+    if _UNSAFE.search(value) or value.strip().lower().startswith(("javascript:", "vbscript:", "data:")):
+        return "the translation introduces a script or active content"
+    if kind == markup.HTML:
+        return "the translation introduces an HTML tag or attribute the source does not have"
+    if kind in (markup.URL, markup.LINK) and _is_external(value) and value not in source:
+        return "the translation introduces a URL the source does not have"
+    if kind in (markup.WIKILINK, markup.EMBED) and value not in source:
+        return "the translation introduces a wikilink target the source does not have"
+    return ""
+
+
+@lru_cache(maxsize=1)
+def _html_parser() -> object:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable(["strikethrough"])
+
+
+def _raw_html(text: str) -> Counter[str]:
+    """Inline raw HTML as markdown-it sees it (catches what the scanner's tag regex does not)."""
+    if "<" not in text:
+        return Counter()
+    from markdown_it import MarkdownIt
+
+    md = _html_parser()
+    assert isinstance(md, MarkdownIt)
+    out: Counter[str] = Counter()
+    for tok in md.parseInline(text):
+        for child in tok.children or ():
+            if child.type == "html_inline":
+                out[child.content] += 1
+    return out
+
+
+def check_active_content(e: Entry) -> Iterator[Finding]:
+    """Scripts, event handlers, ``javascript:`` and raw HTML the source does not have (errors)."""
+    src = Counter(m.group().lower() for m in _UNSAFE.finditer(e.msgid))
+    for pattern, n in (Counter(m.group().lower() for m in _UNSAFE.finditer(e.msgstr)) - src).items():
+        yield Finding(ERROR, "unsafe-script", f"the translation introduces active content {pattern!r}"
+                      + (f" ×{n}" if n > 1 else ""),
+                      "remove it: a translation must not add scripts, event handlers or javascript: links")
+    known = markup.signature(e.msgstr, comments=e.comments)
+    tags = {v for (k, v) in known if k == markup.HTML}
+    for html, _n in (_raw_html(e.msgstr) - _raw_html(e.msgid)).items():
+        if html in tags:
+            continue  # already reported by check_markup
+        yield Finding(ERROR, "unsafe-html-added", f"the translation introduces raw HTML {_short(html)!r}",
+                      "remove it: a translation must not add HTML the source does not have")
+
+
+_EMPHASIS = (("**", re.compile(r"\*\*")), ("__", re.compile(r"(?<![\w_])__|__(?![\w_])")),
+             ("~~", re.compile(r"~~")), ("==", re.compile(r"==")),
+             ("*", re.compile(r"(?<!\*)\*(?!\*)")), ("_", re.compile(r"(?<![\w_])_(?!_)|(?<!_)_(?![\w_])")))
+_ESCAPE = re.compile(r"\\[\\*_~=]")
+
+
+def _delimiters(text: str, comments: bool) -> Counter[str]:
+    plain = _ESCAPE.sub("", markup.plain_text(text, comments=comments))
+    out: Counter[str] = Counter()
+    for name, rx in _EMPHASIS:
+        out[name] = len(rx.findall(plain))
+    # A "* " at a line start is a bullet, not emphasis (a msgid line cannot start a list anyway).
+    return out
+
+
+def check_emphasis(e: Entry) -> Iterator[Finding]:
+    """Emphasis delimiters (``*``, ``**``, ``_``, ``__``, ``~~``, ``==``) left unpaired (error)."""
+    want, got = _delimiters(e.msgid, e.comments), _delimiters(e.msgstr, e.comments)
+    for name, _rx in _EMPHASIS:
+        if want[name] % 2 != got[name] % 2:
+            yield Finding(ERROR, "emphasis-unbalanced",
+                          f"unbalanced emphasis: {got[name]} {name!r} delimiter(s) in the translation, "
+                          f"{want[name]} in the source",
+                          f"close every {name}…{name} pair (or escape a literal one as \\{name[0]})")
+
+
+_MARKER = re.compile(r"^[ \t]*(?:(#{1,6})(?=[ \t]|$)|([-+*])(?=[ \t]+\S)|(\d{1,9})[.)](?=[ \t]|$)|(>)"
+                     r"|(```|~~~)|(\[\^?[^\]]*\]:)|(=+|-+)[ \t]*$)")
+_MARKER_NAMES = ("heading", "list", "numbered list", "block quote", "code fence", "definition",
+                 "setext underline")
+
+
+def _markers(text: str) -> Counter[str]:
+    """Block markers at line starts that would change the structure of a paragraph."""
+    out: Counter[str] = Counter()
+    for i, line in enumerate(text.split("\n")):
+        m = _MARKER.match(line)
+        if m is None:
+            continue
+        name = next(n for j, n in enumerate(_MARKER_NAMES, start=1) if m.group(j) is not None)
+        if i > 0 and (name == "definition" or (name == "numbered list" and m.group(3) != "1")):
+            continue  # these cannot interrupt a paragraph
+        if i == 0 and name == "setext underline":
+            continue  # underlines only matter below a line
+        out[name] += 1
+    return out
+
+
+def check_block_structure(e: Entry) -> Iterator[Finding]:
+    """A line of the translation starts a heading, list, quote, … the source does not (error)."""
+    seg = e.segment
+    if seg is not None and (seg.quote or seg.kind.startswith("front matter")):
+        return
+    if seg is None or not seg.single_line:
+        # Single-line segments (headings, table cells) are joined into one line: no marker matters there.
+        for name in (_markers(e.msgstr) - _markers(e.msgid)):
+            yield Finding(ERROR, "block-marker-added",
+                          f"a line of the translation starts with a {name} marker the source does not have",
+                          "reword the line start, or escape the marker with a backslash (\\- \\# 1\\.)")
+    if seg is not None and splice.fit(seg, e.msgstr) is None:
+        yield Finding(ERROR, "block-structure",
+                      "the translation cannot be placed without changing the note's block structure",
+                      "write the translation as one block: no blank lines, nothing that starts a new block")
+
+
+# -- language -------------------------------------------------------------------------------------
+
+_CYR = re.compile(r"[А-Яа-яЁё]")
+_CYR_WORD = re.compile(r"[А-Яа-яЁё][А-Яа-яЁё\-]*")
+_LAT_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_WORDS = re.compile(r"[^\W\d_]+")
+_END = re.compile(r"[.!?…:;]$")
+_END_TRIM = " \t\n*_~\"'»“”’)"
+LONG_WORDS = 4
+"""Identical-to-source text is reported from this many words up."""
+
+
+def _prose(e: Entry, text: str) -> str:
+    return markup.plain_text(text, comments=e.comments)
+
+
+def check_script(e: Entry) -> Iterator[Finding]:
+    """Cyrillic left in an English translation; Latin-only text in a Russian one (warnings)."""
+    if e.msgstr == e.msgid:
+        return
+    prose = _prose(e, e.msgstr)
+    if e.target_lang == "en" and _CYR.search(prose):
+        words = [w for w in _CYR_WORD.findall(prose) if w.lower() not in e.glossary.words]
+        if words:
+            yield Finding(WARNING, "cyrillic-in-en",
+                          f"Cyrillic text left in the English translation: {_short(' '.join(words[:6]), 50)!r}",
+                          "translate the remaining Russian words")
+    elif e.target_lang == "ru" and not _CYR.search(prose):
+        allowed = e.glossary.words
+        words = [w for w in _LAT_WORD.findall(prose)
+                 if w.lower() not in allowed and not w.isupper() and len(w) > 1]
+        src_cyr = _CYR.search(_prose(e, e.msgid)) is not None
+        if len(words) >= 3 and not src_cyr:
+            yield Finding(WARNING, "latin-in-ru",
+                          f"the Russian translation has no Russian words: {_short(' '.join(words[:6]), 50)!r}",
+                          "translate the text (names, code and glossary terms may stay in Latin)")
+
+
+def check_identical(e: Entry) -> Iterator[Finding]:
+    """A translation identical to its source although the source is not in the target's script (warning).
+
+    Into English: the source has Cyrillic words (beyond glossary terms). Into Russian: the source has
+    at least ``LONG_WORDS`` Latin words beyond glossary terms and all-caps abbreviations. Identical text
+    already in the target's script (a citation, a name) is fine.
+    """
+    if e.msgstr != e.msgid:
+        return
+    words = [w for w in _WORDS.findall(_prose(e, e.msgid)) if w.lower() not in e.glossary.words]
+    if e.target_lang == "en":
+        flagged = any(_CYR.search(w) for w in words)
+    elif e.target_lang == "ru":
+        latin = [w for w in words if not _CYR.search(w) and not w.isupper()]
+        flagged = len(latin) >= LONG_WORDS and len(latin) == len(words)
+    else:
+        flagged = len(words) >= LONG_WORDS
+    if flagged:
+        code = "untranslated-footnote" if e.segment is not None and e.segment.kind.startswith("footnote") \
+            else "identical-to-source"
+        yield Finding(WARNING, code, "the translation is identical to the source text",
+                      "translate it (or leave the msgstr empty until it is translated)")
+
+
+def check_whitespace(e: Entry) -> Iterator[Finding]:
+    """Leading/trailing whitespace, end punctuation and doubled spaces differing from the source."""
+    if e.msgid[:1].isspace() != e.msgstr[:1].isspace() or e.msgid[-1:].isspace() != e.msgstr[-1:].isspace():
+        yield Finding(WARNING, "whitespace-mismatch",
+                      "leading or trailing whitespace differs from the source",
+                      "start and end the msgstr like the msgid does")
+    a, b = e.msgid.rstrip(_END_TRIM), e.msgstr.rstrip(_END_TRIM)
+    ea, eb = _END.search(a), _END.search(b)
+    if bool(ea) != bool(eb) or (ea and eb and (ea.group() in ":;") != (eb.group() in ":;")):
+        yield Finding(WARNING, "end-punctuation",
+                      f"ends with {eb.group() if eb else 'no punctuation'!r} but the source with "
+                      f"{ea.group() if ea else 'no punctuation'!r}",
+                      "end the translation with punctuation like the source's")
+    if "  " in _prose(e, e.msgstr).strip() and "  " not in _prose(e, e.msgid).strip():
+        yield Finding(WARNING, "double-space", "the translation contains doubled spaces",
+                      "replace the doubled spaces with single ones")
+
+
+def check_footnote(e: Entry) -> Iterator[Finding]:
+    """Inline footnote text ``^[…]`` copied unchanged into the translation (warning)."""
+    if e.msgstr == e.msgid or "^[" not in e.msgid:
+        return
+    for m in re.finditer(r"\^\[([^\]]{12,})\]", e.msgid):
+        body = m.group(1)
+        if body in e.msgstr and _WORDS.search(body):
+            yield Finding(WARNING, "untranslated-footnote", f"footnote text {_short(body, 40)!r} is untranslated",
+                          "translate the footnote text too")
+
+
+# -- glossary -------------------------------------------------------------------------------------
+
+def check_glossary(e: Entry) -> Iterator[Finding]:
+    """A required term translation missing; a do-not-translate term lost (warnings)."""
+    g = e.glossary
+    if e.msgstr == e.msgid or (not g.pairs and not g.keep):
+        return
+    where = g.path.name if g.path else "glossary"
+    for term in g.required_terms(e.source_lang, e.target_lang, e.msgid):
+        if not g.has(term, e.target_lang, e.msgstr):
+            yield Finding(WARNING, "glossary-term",
+                          f"the source has {term.term(e.source_lang)!r} but the translation lacks "
+                          f"{term.term(e.target_lang)!r}",
+                          f"use the glossary translation ({where}:{term.line})")
+    for word in g.kept(e.msgid):
+        if word not in e.msgstr:
+            yield Finding(WARNING, "glossary-keep", f"do-not-translate term {word!r} is missing",
+                          f"keep {word!r} as written in the source ({where})")
+
+
+#: Checks run on every translated entry, in order.
+ENTRY_CHECKS: tuple[Check, ...] = (check_markup, check_active_content, check_emphasis, check_block_structure,
+                                   check_script, check_identical, check_whitespace, check_footnote,
+                                   check_glossary)
+
+
+def findings(e: Entry, checks: Sequence[Check] = ENTRY_CHECKS) -> list[Finding]:
+    """Everything ``checks`` say about ``e``."""
+    return [f for c in checks for f in c(e)]
+
+
+#: The codes that keep a translation out of a built note besides errors.
+BLOCKING_WARNINGS = frozenset({"cyrillic-in-en"})
+
+
+def blocking(segment: Segment, msgstr: str, source_lang: str, target_lang: str, *,
+             comments: bool = True) -> list[str]:
+    """Why ``build`` must not use ``msgstr`` for ``segment`` (empty when it may).
+
+    Any entry error, and Cyrillic left in an English translation, keep a translation out of the build.
+    """
+    e = Entry(segment.text, msgstr, segment, source_lang, target_lang, glossary.Glossary(), comments)
+    out: list[str] = []
+    for c in (check_markup, check_active_content, check_emphasis, check_block_structure, check_script):
+        out.extend(f.message for f in c(e) if f.severity == ERROR or f.code in BLOCKING_WARNINGS)
+    return out
+
+
+# -- catalogs -------------------------------------------------------------------------------------
+
+_MSGID_LINE = re.compile(r"^(?:#~\s*)?msgid\s")
+
+
+def _msgid_lines(text: str) -> list[int]:
+    """1-based line numbers of every ``msgid`` keyword of a PO file, in order."""
+    return [i for i, line in enumerate(text.split("\n"), start=1) if _MSGID_LINE.match(line)]
+
+
+def _msgid_line(lines: list[int], entry_line: int) -> int:
+    """The line of the ``msgid`` of the entry that starts at ``entry_line``."""
+    import bisect
+
+    i = bisect.bisect_left(lines, entry_line)
+    return lines[i] if i < len(lines) else entry_line
+
+
+def _rel(cfg: Config, path: Path) -> str:
+    try:
+        return path.relative_to(cfg.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _excerpt(text: str) -> str:
+    return _short(text, 50)
+
+
+@dataclass(frozen=True)
+class _NoteResult:
+    issues: list[Issue]
+    catalogs: int
+    entries: int
+
+
+def check_catalog(cfg: Config, note: Note, lang: str, g: glossary.Glossary,
+                  *, strict: bool = False) -> tuple[list[Issue], int]:
+    """Issues of ``note``'s catalog for ``lang``, and how many translated entries were examined."""
+    path = catalog.catalog_path(cfg.locales_dir, lang, note.stem)
+    name = _rel(cfg, path)
+    issues: list[Issue] = []
+    if not path.exists():
+        if note.entries:
+            issues.append(Issue(ERROR, "catalog-missing", name, None, "",
+                                f"no {lang} catalog for {project.source_ref(cfg, note.path)}",
+                                "run `kbtrans extract`"))
+        return issues, 0
+    try:
+        merged = catalog.merge(path, note, lang, source_ref=project.source_ref(cfg, note.path),
+                               project=cfg.root.name or "kbtrans")
+        messages = catalog.read(path)
+    except CatalogError as exc:
+        msg = str(exc)
+        prefix = f"{exc.path}:{exc.line}: " if exc.line is not None else f"{exc.path}: "
+        issues.append(Issue(ERROR, "po-syntax", name, exc.line, "", msg.removeprefix(prefix),
+                            "fix the PO syntax by hand (or restore the file), then run `kbtrans extract`"))
+        return issues, 0
+    if merged.text is not None:
+        issues.append(Issue(ERROR, "catalog-stale", name, None, "",
+                            f"out of date with {project.source_ref(cfg, note.path)}: `kbtrans extract` would "
+                            "change it (the note was edited after the last extract)",
+                            "run `kbtrans extract` and review the new and fuzzy entries"))
+    lines = _msgid_lines(path.read_text(encoding="utf-8"))
+    segs: dict[str, Segment] = {}
+    for s in note.entries:
+        segs.setdefault(s.text, s)
+    n = 0
+    for m in messages:
+        if m.obsolete or not m.msgstr:
+            continue
+        n += 1
+        e = Entry(m.msgid, m.msgstr, segs.get(m.msgid), note.lang, lang, g, not cfg.translate_comments)
+        line = _msgid_line(lines, m.line)
+        for f in findings(e):
+            sev = ERROR if strict and f.code.startswith("glossary-") else f.severity
+            issues.append(Issue(sev, f.code, name, line, _excerpt(m.msgid), f.message, f.hint))
+    return issues, n
+
+
+def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary, strict: bool,
+         rel: str) -> _NoteResult | KbtransError:
+    try:
+        note = project.load_note(cfg, rel)
+    except KbtransError as exc:
+        return exc
+    issues: list[Issue] = []
+    catalogs = entries = 0
+    for lang in langs:
+        if lang == note.lang:
+            own = catalog.catalog_path(cfg.locales_dir, lang, note.stem)
+            if own.exists():
+                issues.append(Issue(ERROR, "catalog-orphan", _rel(cfg, own), None, "",
+                                    f"catalog in the note's own language ({lang}): it is never used",
+                                    "delete it (the note is written in this language)"))
+            continue
+        found, n = check_catalog(cfg, note, lang, g, strict=strict)
+        issues.extend(found)
+        catalogs += 1
+        entries += n
+    return _NoteResult(issues, catalogs, entries)
+
+
+def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
+          jobs: int | None = None) -> CheckReport:
+    """Check every catalog of ``cfg``'s knowledge base (only ``languages`` when given).
+
+    ``strict`` turns glossary warnings into errors. A note that cannot be read raises; a catalog that
+    cannot be parsed is reported as an issue (with its line) so the rest is still checked.
+    """
+    langs = tuple(languages) or cfg.languages
+    for lang in langs:
+        if lang not in cfg.languages:
+            raise KbtransError(f"--to {lang}: not one of the configured languages {list(cfg.languages)}. "
+                               "Add it to `languages` in kbtrans.toml or pick one of those.")
+    issues: list[Issue] = []
+    try:
+        g = glossary.load(cfg)
+    except GlossaryError as exc:
+        g = glossary.Glossary()
+        where = _rel(cfg, Path(exc.path)) if exc.path else "glossary.csv"
+        prefix = f"{exc.path}:{exc.line}: " if exc.line is not None else f"{exc.path}: "
+        issues.append(Issue(ERROR, "glossary-invalid", where, exc.line, "", str(exc).removeprefix(prefix),
+                            "fix the glossary file"))
+    inv = project.inventory(cfg)
+    results = list(parallel.pmap(partial(_one, cfg, langs, g, strict), list(inv.notes), jobs=jobs))
+    catalogs = entries = 0
+    for r in results:
+        if isinstance(r, KbtransError):
+            raise r
+        issues.extend(r.issues)
+        catalogs += r.catalogs
+        entries += r.entries
+    stems = {rel[:-3] for rel in inv.notes}
+    for lang in langs:
+        for orphan in catalog.orphan_catalogs(cfg.locales_dir, lang, stems):
+            issues.append(Issue(ERROR, "catalog-orphan", _rel(cfg, orphan), None, "",
+                                "catalog without a note (the note was deleted or renamed)",
+                                "delete the catalog, or run `kbtrans extract` if the note was renamed"))
+    issues.sort(key=lambda i: (i.path, i.line or 0, i.severity != ERROR, i.code))
+    return CheckReport(tuple(issues), catalogs, entries, len(inv.notes))
