@@ -1,6 +1,7 @@
 """Stage 4, build: every note rebuilt per locale by splicing translations into its source.
 
-A translation is used only if it keeps the msgid's markup (:func:`kbtrans.markup.structure_diff`) and
+A translation is used only if it keeps the msgid's markup and passes the safety checks
+(:func:`kbtrans.check.blocking`) and
 cannot change the block structure (:func:`kbtrans.splice.fit`); otherwise the source text is used and a
 warning names the PO file and line. Outputs are written atomically and only when they change.
 """
@@ -16,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kbtrans import anchors, catalog, markup, parallel, project, splice, state
+from kbtrans import anchors, catalog, check, parallel, project, splice, state
 from kbtrans.config import Config
 from kbtrans.errors import KbtransError
 from kbtrans.fsutil import write_if_changed
@@ -117,7 +118,7 @@ def plan_note(cfg: Config, note: Note, lang: str, reviewed_only: bool) -> _Plan:
         if msg is not None and msg.msgstr == seg.text:
             done += 1  # identical: nothing to check, and the source is reproduced byte for byte
         elif msg is not None:
-            problems = markup.structure_diff(seg.text, msg.msgstr, comments=comments)
+            problems = check.blocking(seg, msg.msgstr, note.lang, lang, comments=comments)
             fitted = None if problems else splice.fit(seg, msg.msgstr)
             if problems:
                 warnings.append(Problem(po_name, msg.line, "translation changes the markup ("

@@ -425,14 +425,15 @@ def check_glossary(e: Entry) -> Iterator[Finding]:
     if e.msgstr == e.msgid or (not g.pairs and not g.keep):
         return
     where = g.path.name if g.path else "glossary"
-    for term in g.required_terms(e.source_lang, e.target_lang, e.msgid):
-        if not g.has(term, e.target_lang, e.msgstr):
+    source, target = _prose(e, e.msgid), _prose(e, e.msgstr)
+    for term in g.required_terms(e.source_lang, e.target_lang, source):
+        if not g.has(term, e.target_lang, target):
             yield Finding(WARNING, "glossary-term",
                           f"the source has {term.term(e.source_lang)!r} but the translation lacks "
                           f"{term.term(e.target_lang)!r}",
                           f"use the glossary translation ({where}:{term.line})")
-    for word in g.kept(e.msgid):
-        if word not in e.msgstr:
+    for word in g.kept(source):
+        if word not in target:
             yield Finding(WARNING, "glossary-keep", f"do-not-translate term {word!r} is missing",
                           f"keep {word!r} as written in the source ({where})")
 
@@ -448,21 +449,69 @@ def findings(e: Entry, checks: Sequence[Check] = ENTRY_CHECKS) -> list[Finding]:
     return [f for c in checks for f in c(e)]
 
 
-#: The codes that keep a translation out of a built note besides errors.
-BLOCKING_WARNINGS = frozenset({"cyrillic-in-en"})
+#: The checks whose findings keep a translation out of a built note (besides changed markup).
+BLOCKING_CHECKS: tuple[Check, ...] = (check_active_content, check_emphasis)
+
+
+def left_over_cyrillic(msgid: str, msgstr: str, *, comments: bool = True) -> list[str]:
+    """Russian words of ``msgid`` copied into an otherwise English ``msgstr`` (a half-done translation).
+
+    Only words of two or more letters that occur in the source count, and only when at least a third of
+    the translation's letters are Latin: a pseudo-translation that is all Cyrillic is not half-done.
+    """
+    if msgstr == msgid:
+        return []
+    prose = markup.plain_text(msgstr, comments=comments)
+    cyr = _CYR_WORD.findall(prose)
+    if not cyr:
+        return []
+    latin = sum(len(w) for w in _LAT_WORD.findall(prose))
+    if latin * 3 < latin + sum(len(w) for w in cyr):
+        return []
+    source = {w.lower() for w in _CYR_WORD.findall(markup.plain_text(msgid, comments=comments))}
+    return [w for w in cyr if len(w) >= 2 and w.lower() in source]
 
 
 def blocking(segment: Segment, msgstr: str, source_lang: str, target_lang: str, *,
              comments: bool = True) -> list[str]:
     """Why ``build`` must not use ``msgstr`` for ``segment`` (empty when it may).
 
-    Any entry error, and Cyrillic left in an English translation, keep a translation out of the build.
+    Changed markup (:func:`kbtrans.markup.structure_diff`), added scripts or raw HTML, unbalanced
+    emphasis and Russian words left in an English translation (:func:`left_over_cyrillic`) keep a
+    translation out of the build. (A line
+    that would start a heading or list is escaped by :func:`kbtrans.splice.fit` instead.)
     """
+    out = markup.structure_diff(segment.text, msgstr, comments=comments)
     e = Entry(segment.text, msgstr, segment, source_lang, target_lang, glossary.Glossary(), comments)
-    out: list[str] = []
-    for c in (check_markup, check_active_content, check_emphasis, check_block_structure, check_script):
-        out.extend(f.message for f in c(e) if f.severity == ERROR or f.code in BLOCKING_WARNINGS)
+    for c in BLOCKING_CHECKS:
+        out.extend(f.message for f in c(e) if f.severity == ERROR)
+    if target_lang == "en":
+        left = left_over_cyrillic(segment.text, msgstr, comments=comments)
+        if left:
+            out.append(f"Russian words left in the English translation: {_short(' '.join(left[:6]), 50)!r}")
     return out
+
+
+def github_escape(value: str, *, prop: bool = False) -> str:
+    """Escape ``value`` for a GitHub Actions workflow command (``::error file=…::message``)."""
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return value.replace(":", "%3A").replace(",", "%2C") if prop else value
+
+
+def github_annotation(severity: str, path: str, line: int | None, message: str, title: str = "") -> str:
+    """One GitHub Actions annotation line."""
+    props = [f"file={github_escape(path, prop=True)}"]
+    if line:
+        props.append(f"line={line}")
+    if title:
+        props.append(f"title={github_escape(title, prop=True)}")
+    return f"::{severity} {','.join(props)}::{github_escape(message)}"
+
+
+def annotation(issue: Issue) -> str:
+    """``issue`` as a GitHub Actions annotation."""
+    return github_annotation(issue.severity, issue.path, issue.line, f"{issue.message}. Fix: {issue.hint}",
+                             f"kbtrans {issue.code}")
 
 
 # -- catalogs -------------------------------------------------------------------------------------

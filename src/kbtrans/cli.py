@@ -119,7 +119,11 @@ def build(
     reviewed_only: Annotated[bool, typer.Option("--reviewed-only", help="Ignore fuzzy (unreviewed) translations.")] = False,
     min_translated: Annotated[float, typer.Option("--min-translated", metavar="PCT", min=0, max=100,
                                                   help="Skip notes translated below PCT percent.")] = 0.0,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on any warning.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Run `kbtrans check` first and exit 1 on any check "
+                                         "error or stale catalog (nothing is built then), or on any "
+                                         "build warning.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="Message format: text, or github (workflow annotations; "
+                                     "the default when GITHUB_ACTIONS=true).", metavar="text|github")] = "",
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes (0 = all cores).")] = 0,
 ) -> None:
     """Rebuild every note in every language into the output folder."""
@@ -127,9 +131,24 @@ def build(
     from kbtrans.build import build as run
 
     cfg = _ctx(ctx).config()
+    github = _format(fmt, ("text", "github")) == "github"
+    if strict:
+        from kbtrans.check import check as run_check
+
+        checked = run_check(cfg, tuple(to or ()), jobs=jobs or None)
+        if checked.errors:
+            _print_issues(checked.errors, github)
+            raise CheckFailed(f"{len(checked.errors)} check errors and --strict is set; nothing was built. "
+                              "Fix the catalogs listed above (see `kbtrans check`).")
     report = run(cfg, Options(tuple(to or ()), reviewed_only, min_translated), jobs=jobs or None)
     for w in report.warnings:
-        err.print(f"[yellow]warning:[/] {w}")
+        if github:
+            from kbtrans.check import github_annotation
+
+            out.print(github_annotation("warning", w.path, w.line, w.message, "kbtrans build"), markup=False,
+                      emoji=False)
+        else:
+            err.print(f"[yellow]warning:[/] {w}")
     for rel, lang, pct in report.skipped:
         err.print(f"skipped: {lang}/{rel} is {pct:.1f}% translated (below --min-translated {min_translated:g})")
     parts = [f"{lang}: {done}/{total} segments translated" for lang, (done, total) in report.translated.items()]
@@ -137,6 +156,61 @@ def build(
               f"{len(report.removed)} removed; " + ", ".join(parts))
     if strict and (report.warnings or report.skipped):
         raise CheckFailed(f"{len(report.warnings)} warnings and --strict is set. Fix the catalogs listed above.")
+
+
+def _format(value: str, allowed: tuple[str, ...]) -> str:
+    """The --format value: as given, else github under GitHub Actions, else text."""
+    import os
+
+    if not value:
+        return "github" if os.environ.get("GITHUB_ACTIONS") == "true" and "github" in allowed else "text"
+    if value not in allowed:
+        raise typer.BadParameter(f"must be one of {', '.join(allowed)}, not {value!r}.", param_hint="--format")
+    return value
+
+
+def _print_issues(issues: Any, github: bool) -> None:
+    from kbtrans.check import annotation
+
+    for issue in issues:
+        if github:
+            out.print(annotation(issue), markup=False, emoji=False)
+            continue
+        colour = "red" if issue.severity == "error" else "yellow"
+        err.print(f"{issue.location}: [{colour}]{issue.severity}:[/] ", end="")
+        err.print(f"{issue.message} ({issue.code})", markup=False, emoji=False)
+        if issue.msgid:
+            err.print(f"    msgid: {issue.msgid}", markup=False, emoji=False, style="dim")
+        err.print(f"    fix: {issue.hint}", markup=False, emoji=False, style="dim")
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    to: Annotated[list[str] | None, typer.Option("--to", help="Check only this language (repeatable).",
+                                                 metavar="LANG")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json, or github (workflow annotations; the "
+                                     "default when GITHUB_ACTIONS=true).", metavar="text|json|github")] = "",
+    strict: Annotated[bool, typer.Option("--strict", help="Glossary warnings are errors.")] = False,
+    jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes (0 = all cores).")] = 0,
+) -> None:
+    """Check every translation against its source; exit 1 on any error (stale catalogs included)."""
+    import json
+
+    from kbtrans.check import check as run
+
+    cfg = _ctx(ctx).config()
+    kind = _format(fmt, ("text", "json", "github"))
+    report = run(cfg, tuple(to or ()), strict=strict, jobs=jobs or None)
+    if kind == "json":
+        out.file.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        _print_issues(report.issues, kind == "github")
+        summary = (f"{report.catalogs} catalogs, {report.entries} translated entries: "
+                   f"{len(report.errors)} errors, {len(report.warnings)} warnings")
+        (err if kind == "github" else out).print(summary, markup=False, emoji=False)
+    if report.errors:
+        raise typer.Exit(1)
 
 
 def main() -> None:
