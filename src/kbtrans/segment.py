@@ -32,6 +32,8 @@ _TASK = re.compile(r"\[[^\]\n]\][ \t]+")
 _CALLOUT = re.compile(r"\[!([\w-]+)\]([+-]?)(?:[ \t]+(.*?))?[ \t]*$")
 _BLOCK_ID = re.compile(r"(?:^|[ \t])\^[A-Za-z0-9-]+[ \t]*$")
 _CYRILLIC_LANGS = frozenset({"ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "tg", "mn"})
+_CYRILLIC_LETTER = re.compile("[\u0400-\u04ff]")
+_LATIN_LETTER = re.compile("[A-Za-z]")
 
 
 def _recording(fn: Callable[..., bool]) -> Callable[..., bool]:
@@ -428,11 +430,9 @@ def detect_language(segments: Iterable[Segment], languages: Iterable[str], defau
     for seg in segments:
         if not seg.translatable:
             continue
-        for ch in markup.plain_text(seg.text):
-            if "\u0400" <= ch <= "\u04ff":
-                cyr += 1
-            elif ch.isascii() and ch.isalpha():
-                lat += 1
+        plain = markup.plain_text(seg.text)
+        cyr += len(_CYRILLIC_LETTER.findall(plain))
+        lat += len(_LATIN_LETTER.findall(plain))
     langs = list(languages)
     if cyr == 0 and lat == 0:
         return default
