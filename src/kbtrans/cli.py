@@ -213,6 +213,74 @@ def check(
         raise typer.Exit(1)
 
 
+_BAR_STYLES = (("reviewed", "green"), ("machine", "blue"), ("fuzzy", "yellow"), ("untranslated", "bright_black"))
+
+
+def _bar(counts: Any, width: int = 30) -> Any:
+    """A coloured progress bar of ``counts`` (a kbtrans.stats.Counts): one block per share of segments."""
+    from rich.text import Text
+
+    bar = Text()
+    total = counts.segments
+    if not total:
+        return bar.append("·" * width, style="bright_black")
+    used = 0
+    for i, (name, style) in enumerate(_BAR_STYLES):
+        n = round(width * sum(getattr(counts, c) for c, _ in _BAR_STYLES[: i + 1]) / total) - used
+        bar.append(("█" if name != "untranslated" else "░") * n, style=style)
+        used += n
+    return bar
+
+
+def _stats_line(label: str, seg: Any, words: Any, width: int) -> Any:
+    from rich.text import Text
+
+    line = Text(f"{label:<{width}} ")
+    line.append_text(_bar(seg))
+    line.append(f" {seg.percent('reviewed'):5.1f}% reviewed", style="green")
+    line.append(f" · {seg.percent('machine'):.0f}% machine", style="blue")
+    line.append(f" · {seg.percent('fuzzy'):.0f}% fuzzy", style="yellow")
+    line.append(f" · {seg.percent('untranslated'):.0f}% untranslated")
+    line.append(f"  ({seg.segments} segments, {words.segments} words"
+                + (f", {seg.obsolete} obsolete" if seg.obsolete else "") + ")")
+    return line
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    to: Annotated[list[str] | None, typer.Option("--to", help="Only this language (repeatable).",
+                                                 metavar="LANG")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False,
+    by_note: Annotated[bool, typer.Option("--by-note", help="Also show a bar per note.")] = False,
+    chart: Annotated[Path | None, typer.Option("--chart", metavar="FILE.svg|FILE.png",
+                                               help="Draw a per-locale/per-folder chart (PNG needs "
+                                                    "`pip install 'kbtrans[chart]'`).")] = None,
+    jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes (0 = all cores).")] = 0,
+) -> None:
+    """Segments and words per locale (and note): reviewed, machine, fuzzy, untranslated, obsolete."""
+    import json
+
+    from kbtrans import stats as stats_mod
+
+    cfg = _ctx(ctx).config()
+    report = stats_mod.stats(cfg, tuple(to or ()), jobs=jobs or None)
+    if chart is not None:
+        stats_mod.chart(report, chart)
+    if as_json:
+        out.file.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    width = max([4, *(len(n.note) + 2 for n in report.notes)]) if by_note else 4
+    for lang, total in report.locales.items():
+        out.print(_stats_line(lang, total.segments, total.words, width))
+        if by_note:
+            for n in report.notes:
+                if n.lang == lang:
+                    out.print(_stats_line("  " + n.note, n.segments, n.words, width))
+    if chart is not None:
+        out.print(f"chart written to {chart}", markup=False)
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one message and exit code 1."""
     try:
