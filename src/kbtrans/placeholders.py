@@ -1,0 +1,491 @@
+"""Markup through machine translation: protect it as ``⟦N⟧`` placeholders, restore and repair it after.
+
+:func:`protect` replaces everything a translation must not change by an opaque token ``⟦N⟧`` (U+27E6,
+decimal N from 0, U+27E7): code spans, math, comments, URLs, link destinations ``](…)`` and reference
+labels ``][…]``, wikilinks and embeds, footnote references, HTML tags, entities, images, backslash
+escapes and the glossary's do-not-translate terms. What a reader reads stays visible so the model can
+translate it: link text (its ``[`` becomes a placeholder paired with the ``](…)``), wikilink aliases
+(``[[target|`` and ``]]`` are placeholders, the alias is not), inline-footnote text (``^[`` and its ``]``),
+and emphasis (``*``, ``_``, ``~~``, ``==`` are left to the model; losing one changes no link or code).
+Soft line breaks are joined: the masked text is one line.
+
+:func:`restore` puts the elements back into the model's output and repairs what models do to
+placeholders: garbled forms (``⟦ 3 ⟧``, ``[3]``, ``⟦3``, ``3⟧``) are normalised, unknown and duplicate ones
+dropped, missing ones put back once at the position relative to their neighbours that the source had,
+and a pair whose closer came before its opener is swapped back. The result is then validated exactly as
+``build`` validates a msgstr (:func:`kbtrans.markup.structure_diff` and :func:`kbtrans.splice.fit`); when
+markup characters the model invented in the text (backticks, ``$``, ``[[``, ``](``, ``<tag>``, ``#tag``,
+URLs …) break it, they are neutralised (replaced by look-alikes), then placeholders are set apart by
+spaces; if even that fails the source text is kept. So a restored text always passes ``build``'s checks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kbtrans import markup
+from kbtrans.model import Segment
+from kbtrans.splice import fit
+
+__all__ = ["PLACEHOLDER_RE", "Masked", "Restored", "protect", "restore", "token"]
+
+#: A placeholder as :func:`protect` writes it.
+PLACEHOLDER_RE = re.compile(r"⟦\d+⟧")
+
+# Kinds of the elements protect adds to markup.scan's.
+LINK_OPEN = "link text opener"
+IMAGE = "image"
+FOOTNOTE_CLOSE = "inline footnote closer"
+COMMENT_MARK = "comment marker"
+ESCAPE = "escape"
+KEEP = "do-not-translate term"
+BRACKET = "placeholder bracket"
+_DROP = "(merged into an image)"
+
+_ESCAPE = re.compile(r"\\[!-/:-@\[-`{-~\n]")
+_COMMENT = re.compile(r"%%.*?%%", re.DOTALL)
+
+
+def token(n: int) -> str:
+    """The placeholder for element ``n``."""
+    return f"⟦{n}⟧"
+
+
+@dataclass(frozen=True)
+class Masked:
+    """A segment's text with its protected elements replaced by placeholders."""
+
+    source: str
+    """The original text (the msgid)."""
+    text: str
+    """What the engine gets: one line, ``⟦N⟧`` for element N, soft line breaks joined into spaces."""
+    originals: tuple[str, ...]
+    """Element N's original text, put back for ``⟦N⟧``."""
+    kinds: tuple[str, ...]
+    """Element N's kind (a :mod:`kbtrans.markup` kind or one of this module's)."""
+    partners: tuple[int, ...]
+    """For an opener, the index of its closer and vice versa (``[`` ↔ ``](…)``, ``[[t|`` ↔ ``]]``); -1 if none."""
+    comments: bool = True
+    """``%%comments%%`` are protected (the ``comments`` flag of :func:`kbtrans.markup.scan`)."""
+
+    @property
+    def count(self) -> int:
+        return len(self.originals)
+
+
+@dataclass(frozen=True)
+class Restored:
+    """A translation with its markup back."""
+
+    text: str
+    """The msgstr: passes ``structure_diff(source, text) == []`` and ``fit`` for the segments given."""
+    repairs: tuple[str, ...] = ()
+    """What had to be repaired, in words (empty when the model kept every placeholder)."""
+    fallback: bool = False
+    """The model output could not be used at all; ``text`` is the source text."""
+
+    @property
+    def comment(self) -> str:
+        """One line for the ``#. kbtrans-mt-repair:`` comment ("" when nothing was repaired)."""
+        return "; ".join(self.repairs)
+
+
+# -- protect ---------------------------------------------------------------------------------------------
+
+@dataclass
+class _El:
+    start: int
+    end: int
+    kind: str
+    partner: int = -1  # index into the element list while building
+
+
+def _free(spans: list[_El], start: int, end: int) -> bool:
+    return all(end <= e.start or start >= e.end for e in spans)
+
+
+def _inside(spans: list[_El], pos: int) -> _El | None:
+    for e in spans:
+        if e.start <= pos < e.end:
+            return e
+    return None
+
+
+def _match_open(text: str, els: list[_El], close_at: int) -> int:
+    """Position of the ``[`` opening the link text that ends at ``close_at`` (a ``]``), or -1."""
+    depth = 0
+    pos = close_at - 1
+    while pos >= 0:
+        inner = _inside(els, pos)
+        if inner is not None:
+            pos = inner.start - 1
+            continue
+        ch = text[pos]
+        if ch == "]" and not (pos and text[pos - 1] == "\\"):
+            depth += 1
+        elif ch == "[" and not (pos and text[pos - 1] == "\\"):
+            if depth == 0:
+                return pos
+            depth -= 1
+        pos -= 1
+    return -1
+
+
+def _match_close(text: str, els: list[_El], open_end: int) -> int:
+    """Position of the ``]`` closing an inline footnote opened just before ``open_end``, or -1."""
+    depth = 0
+    pos = open_end
+    while pos < len(text):
+        inner = _inside(els, pos)
+        if inner is not None:
+            pos = inner.end
+            continue
+        ch = text[pos]
+        if ch == "[" and text[pos - 1] != "\\":
+            depth += 1
+        elif ch == "]" and text[pos - 1] != "\\":
+            if depth == 0:
+                return pos
+            depth -= 1
+        pos += 1
+    return -1
+
+
+def _elements(text: str, keep_terms: Sequence[str], comments: bool) -> list[_El]:
+    els: list[_El] = []
+    wiki_open: list[int] = []
+    for e in markup.scan(text, comments=comments):
+        els.append(_El(e.start, e.end, e.kind))
+        if e.kind in (markup.WIKILINK, markup.EMBED) and e.value != "]]" and text[e.end - 1] == "|":
+            wiki_open.append(len(els) - 1)
+        elif e.kind == markup.WIKILINK and e.value == "]]" and text[e.start:e.end] == "]]" and wiki_open:
+            opener = wiki_open.pop()
+            els[opener].partner = len(els) - 1
+            els[-1].partner = opener
+    # Links and images: the "[" of the text pairs with the "](dest)" / "][label]"; an image is one piece.
+    for i, el in enumerate(list(els)):
+        if el.kind not in (markup.LINK, markup.REFLABEL):
+            continue
+        start = _match_open(text, els, el.start)
+        if start < 0:
+            continue
+        if start > 0 and text[start - 1] == "!" and _inside(els, start - 1) is None:
+            for x in els:
+                if start - 1 <= x.start and x.end <= el.end:
+                    x.kind = _DROP
+            els.append(_El(start - 1, el.end, IMAGE))
+            continue
+        els.append(_El(start, start + 1, LINK_OPEN, partner=i))
+        el.partner = len(els) - 1
+    els = _renumber(els)
+    # Inline footnotes: "^[" pairs with its "]".
+    for i, el in enumerate(list(els)):
+        if el.kind == markup.INLINE_FOOTNOTE and el.partner < 0:
+            close = _match_close(text, els, el.end)
+            if close >= 0:
+                els.append(_El(close, close + 1, FOOTNOTE_CLOSE, partner=i))
+                el.partner = len(els) - 1
+    if not comments:
+        for m in _COMMENT.finditer(text):
+            a = _El(m.start(), m.start() + 2, COMMENT_MARK)
+            b = _El(m.end() - 2, m.end(), COMMENT_MARK)
+            if _free(els, a.start, b.end):
+                els.append(a)
+                els.append(b)
+                a.partner, b.partner = len(els) - 1, len(els) - 2
+    for m in _ESCAPE.finditer(text):
+        if _free(els, m.start(), m.end()):
+            els.append(_El(m.start(), m.end(), ESCAPE))
+    for term in sorted({t for t in keep_terms if t.strip()}, key=len, reverse=True):
+        for m in re.finditer(r"(?<!\w)" + re.escape(term) + r"(?!\w)", text):
+            if _free(els, m.start(), m.end()):
+                els.append(_El(m.start(), m.end(), KEEP))
+    for m in re.finditer(r"[⟦⟧]", text):
+        if _free(els, m.start(), m.end()):
+            els.append(_El(m.start(), m.end(), BRACKET))
+    return _renumber(els)
+
+
+def _renumber(els: list[_El]) -> list[_El]:
+    """Sort by position, keeping partner links pointing at the right elements."""
+    order = sorted((i for i in range(len(els)) if els[i].kind != _DROP), key=lambda i: els[i].start)
+    new_index = {old: new for new, old in enumerate(order)}
+    out = []
+    for old in order:
+        e = els[old]
+        out.append(_El(e.start, e.end, e.kind, new_index.get(e.partner, -1) if e.partner >= 0 else -1))
+    return out
+
+
+def protect(text: str, *, keep_terms: Sequence[str] = (), comments: bool = True) -> Masked:
+    """Replace the protected elements of ``text`` by ``⟦N⟧`` and join its lines into one.
+
+    ``keep_terms`` are do-not-translate terms (whole word, case-sensitive). ``comments=False`` leaves
+    the text of ``%%comments%%`` translatable (only the ``%%`` become placeholders).
+    """
+    els = _elements(text, keep_terms, comments)
+    parts: list[str] = []
+    pos = 0
+    for n, e in enumerate(els):
+        parts.append(text[pos:e.start].replace("\n", " "))
+        parts.append(token(n))
+        pos = e.end
+    parts.append(text[pos:].replace("\n", " "))
+    return Masked(
+        source=text,
+        text="".join(parts),
+        originals=tuple(text[e.start:e.end] for e in els),
+        kinds=tuple(e.kind for e in els),
+        partners=tuple(e.partner for e in els),
+        comments=comments,
+    )
+
+
+# -- restore ---------------------------------------------------------------------------------------------
+
+# ⟦ 3 ⟧, ⟦⟦3⟧⟧, ⟦3], [3⟧, ⟦3 (no closer), 3⟧ (no opener).
+_GARBLED = re.compile(
+    r"[⟦\[]*⟦[⟦\[]*\s*(\d{1,4})\s*[⟧\]]*|[⟦\[]*\s*(\d{1,4})\s*⟧[⟧\]]*"
+)
+_BRACKETED = re.compile(r"\[\[?\s*(\d{1,4})\s*\]\]?")
+_STRAY = re.compile(r"[⟦⟧]")
+
+Token = str | int
+
+
+def _describe(masked: Masked, n: int) -> str:
+    original = " ".join(masked.originals[n].split())
+    if len(original) > 40:
+        original = original[:37] + "…"
+    return f"⟦{n}⟧ {original!r}"
+
+
+def _tokenize(output: str, masked: Masked, repairs: list[str]) -> list[Token]:
+    """Split the model output into text and placeholder numbers, normalising garbled placeholders."""
+    out: list[Token] = []
+    garbled: list[str] = []
+    present = {int(m.group()[1:-1]) for m in PLACEHOLDER_RE.finditer(output)}
+    plain_source = PLACEHOLDER_RE.sub(" ", masked.text)
+
+    def bracketed_ok(m: re.Match[str]) -> bool:
+        n = int(m.group(1))
+        return n < masked.count and n not in present and m.group() not in plain_source
+
+    pos = 0
+    matches: list[tuple[int, int, int, str]] = []
+    for m in _GARBLED.finditer(output):
+        n = int(m.group(1) or m.group(2))
+        matches.append((m.start(), m.end(), n, m.group()))
+    for m in _BRACKETED.finditer(output):
+        if bracketed_ok(m) and _free_range(matches, m.start(), m.end()):
+            matches.append((m.start(), m.end(), int(m.group(1)), m.group()))
+            present.add(int(m.group(1)))
+    for start, end, n, raw in sorted(matches):
+        if start < pos:
+            continue
+        out.append(output[pos:start])
+        out.append(n)
+        if raw != token(n):
+            garbled.append(raw.strip())
+        pos = end
+    out.append(output[pos:])
+    if garbled:
+        repairs.append("normalised garbled placeholder" + ("s " if len(garbled) > 1 else " ")
+                       + ", ".join(repr(g) for g in garbled))
+    return [t for t in out if t != ""]
+
+
+def _free_range(matches: list[tuple[int, int, int, str]], start: int, end: int) -> bool:
+    return all(end <= s or start >= e for s, e, _, _ in matches)
+
+
+def _dedupe(tokens: list[Token], masked: Masked, repairs: list[str]) -> list[Token]:
+    seen: set[int] = set()
+    out: list[Token] = []
+    unknown: list[int] = []
+    dupes: list[int] = []
+    for t in tokens:
+        if isinstance(t, int):
+            if t >= masked.count:
+                unknown.append(t)
+                continue
+            if t in seen:
+                dupes.append(t)
+                continue
+            seen.add(t)
+        out.append(t)
+    if unknown:
+        repairs.append("dropped unknown placeholder" + ("s " if len(unknown) > 1 else " ")
+                       + ", ".join(token(n) for n in unknown))
+    if dupes:
+        repairs.append("removed duplicate" + ("s " if len(dupes) > 1 else " ")
+                       + ", ".join(_describe(masked, n) for n in dupes))
+    return out
+
+
+def _positions(tokens: list[Token]) -> dict[int, int]:
+    return {t: i for i, t in enumerate(tokens) if isinstance(t, int)}
+
+
+def _relative(masked: Masked) -> list[float]:
+    """Per element: its relative position in the masked source."""
+    text = masked.text
+    return [m.start() / max(1, len(text)) for m in PLACEHOLDER_RE.finditer(text)]
+
+
+def _insert_missing(tokens: list[Token], masked: Masked, repairs: list[str]) -> list[Token]:
+    missing = [n for n in range(masked.count) if n not in _positions(tokens)]
+    if not missing:
+        return tokens
+    rel = _relative(masked)
+    src = masked.text
+    for n in missing:
+        pos = _positions(tokens)
+        prev = next((j for j in range(n - 1, -1, -1) if j in pos), None)
+        nxt = next((j for j in range(n + 1, masked.count) if j in pos), None)
+        lo = pos[prev] + 1 if prev is not None else 0
+        hi = pos[nxt] if nxt is not None else len(tokens)
+        if lo > hi:  # its neighbours were reordered: anywhere
+            lo, hi = 0, len(tokens)
+        offsets = [0]
+        for t in tokens:
+            offsets.append(offsets[-1] + (len(t) if isinstance(t, str) else 1))
+        flat = "".join(t if isinstance(t, str) else "\0" for t in tokens)
+        lo_c, hi_c = offsets[lo], offsets[hi]
+        here = src.find(token(n))
+        if prev == n - 1 and src.find(token(n - 1)) + len(token(n - 1)) == here:
+            target = lo_c  # glued to the element before it in the source
+        elif nxt == n + 1 and here + len(token(n)) == src.find(token(n + 1)):
+            target = hi_c  # glued to the element after it
+        else:
+            target = _snap(flat, min(max(round(rel[n] * len(flat)), lo_c), hi_c), lo_c, hi_c)
+        tokens = _split_at(tokens, offsets, target, n)
+        tokens = _space_like_source(tokens, n, src, here)
+    repairs.append("restored missing " + ", ".join(_describe(masked, n) for n in missing))
+    return tokens
+
+
+def _snap(flat: str, target: int, lo: int, hi: int) -> int:
+    """Move ``target`` to the nearest word boundary (after a space, or an end) within [lo, hi]."""
+    best = target
+    for d in range(0, max(1, hi - lo) + 1):
+        for cand in (target - d, target + d):
+            if lo <= cand <= hi and (cand in (0, len(flat)) or flat[cand - 1] == " " or flat[cand - 1] == "\0"
+                                     or flat[cand] == "\0"):
+                return cand
+        if d > 40:
+            break
+    return best
+
+
+def _split_at(tokens: list[Token], offsets: list[int], target: int, n: int) -> list[Token]:
+    for i, t in enumerate(tokens):
+        start, end = offsets[i], offsets[i + 1]
+        if isinstance(t, str) and start < target < end:
+            cut = target - start
+            return [*tokens[:i], t[:cut], n, t[cut:], *tokens[i + 1:]]
+        if target <= start:
+            return [*tokens[:i], n, *tokens[i:]]
+    return [*tokens, n]
+
+
+def _space_like_source(tokens: list[Token], n: int, src: str, here: int) -> list[Token]:
+    """After inserting element ``n``: separate it from its neighbours by a space where the source did."""
+    i = tokens.index(n)
+    space_before = here > 0 and src[here - 1] == " "
+    space_after = here + len(token(n)) < len(src) and src[here + len(token(n))] == " "
+    out = list(tokens)
+    if space_before and i > 0 and isinstance(out[i - 1], str):
+        prev = out[i - 1]
+        assert isinstance(prev, str)
+        if not prev.endswith(" "):
+            out[i - 1] = prev + " "
+    if space_after and i + 1 < len(out) and isinstance(out[i + 1], str):
+        nxt = out[i + 1]
+        assert isinstance(nxt, str)
+        if not nxt.startswith(" ") and nxt[:1] not in (".", ",", ";", ":", "!", "?", ")"):
+            out[i + 1] = " " + nxt
+    return out
+
+
+def _order_pairs(tokens: list[Token], masked: Masked, repairs: list[str]) -> list[Token]:
+    swapped = []
+    for n, partner in enumerate(masked.partners):
+        if partner <= n:
+            continue  # each pair once, from its opener (openers come first in the source)
+        pos = _positions(tokens)
+        if pos[n] > pos[partner]:
+            tokens = list(tokens)
+            tokens[pos[n]], tokens[pos[partner]] = partner, n
+            swapped.append(n)
+    if swapped:
+        repairs.append("put back in order " + ", ".join(f"{token(n)}…{token(masked.partners[n])}" for n in swapped))
+    return tokens
+
+
+# Stage 1: markup characters in the model's text replaced by look-alikes that no scanner reads as markup.
+_NEUTRAL = str.maketrans({"`": "’", "$": "＄", "[": "［", "]": "］", "<": "‹", "#": "＃", "\\": None,
+                          "⟦": None, "⟧": None})
+
+
+def _clean(chunk: str, prev: str | None, nxt: str | None, stage: int) -> str:
+    """One piece of model text between placeholders (``prev``/``nxt`` are their originals)."""
+    chunk = _STRAY.sub("", chunk.replace("\n", " "))
+    if stage >= 1:
+        chunk = chunk.translate(_NEUTRAL).replace("%%", "% %").replace("://", ": //")
+    if nxt is not None:
+        chunk = chunk.rstrip("\\")
+        if nxt.startswith("["):
+            chunk = chunk.rstrip("!^\\")
+    if prev is not None and prev.endswith("]") and chunk[:1] in ("(", "[", ":"):
+        chunk = " " + chunk
+    if stage >= 2:
+        if prev is not None and chunk and not chunk[0].isspace():
+            chunk = " " + chunk
+        if nxt is not None and chunk and not chunk[-1].isspace():
+            chunk = chunk + " "
+    return chunk
+
+
+def _assemble(tokens: list[Token], masked: Masked, stage: int) -> str:
+    parts: list[str] = []
+    for i, t in enumerate(tokens):
+        if isinstance(t, int):
+            if stage >= 2 and i > 0 and isinstance(tokens[i - 1], int):
+                parts.append(" ")
+            parts.append(masked.originals[t])
+            continue
+        prev = tokens[i - 1] if i > 0 else None
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        parts.append(_clean(t, masked.originals[prev] if isinstance(prev, int) else None,
+                            masked.originals[nxt] if isinstance(nxt, int) else None, stage))
+    return "".join(parts).strip()
+
+
+def valid(source: str, text: str, segments: Sequence[Segment] = (), *, comments: bool = True) -> bool:
+    """Whether ``build`` would use ``text`` as the translation of ``source`` in each of ``segments``."""
+    if not text.strip() or markup.structure_diff(source, text, comments=comments):
+        return False
+    return all(fit(seg, text) is not None for seg in segments)
+
+
+def restore(output: str, masked: Masked, *, segments: Sequence[Segment] = ()) -> Restored:
+    """Put ``masked``'s elements back into the engine's ``output``, repairing what the model broke.
+
+    ``segments`` are the segments the translation will be used for (``fit`` must accept it for each).
+    The result always passes ``build``'s validation; see the module docstring for how.
+    """
+    repairs: list[str] = []
+    tokens = _tokenize(output, masked, repairs)
+    tokens = _dedupe(tokens, masked, repairs)
+    tokens = _insert_missing(tokens, masked, repairs)
+    tokens = _order_pairs(tokens, masked, repairs)
+    notes = ("", "neutralised markup characters the model added",
+             "neutralised markup characters the model added and spaced placeholders apart")
+    for stage in range(3):
+        text = _assemble(tokens, masked, stage)
+        if valid(masked.source, text, segments, comments=masked.comments):
+            return Restored(text, tuple(repairs + ([notes[stage]] if stage else [])))
+    return Restored(masked.source, (*repairs, "model output unusable; source text kept"), fallback=True)
