@@ -281,6 +281,64 @@ def stats(
         out.print(f"chart written to {chart}", markup=False)
 
 
+models_app = typer.Typer(
+    help="List and install Argos Translate models. ARGOS_PACKAGES_DIR sets the packages folder "
+         "(default: ~/.local/share/argos-translate/packages).",
+    no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List installed translation models: languages, package, version and folder."""
+    from kbtrans.engines import argos
+
+    models = argos.list_models()
+    if not models:
+        where = ", ".join(str(d) for d in argos.packages_dirs())
+        out.print(f"No Argos Translate models installed in {where}. Install one with "
+                  "`kbtrans models install ru en`, or offline `kbtrans models install --file PATH.argosmodel`.",
+                  markup=False)
+        return
+    rows = [(f"{m.from_code} → {m.to_code}", f"{m.from_name} → {m.to_name}", m.name, m.version, str(m.path))
+            for m in models]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        out.print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4], markup=False)
+
+
+@models_app.command("install")
+def models_install(
+    ctx: typer.Context,
+    languages: Annotated[list[str] | None, typer.Argument(
+        help="Source and target language (e.g. `ru en`); none: every direction between the configured languages.",
+        metavar="FROM TO", show_default=False)] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Install this downloaded .argosmodel file (offline).",
+                                              metavar="PATH.argosmodel")] = None,
+) -> None:
+    """Install a model: download it (FROM TO), or from a .argosmodel file (--file)."""
+    from kbtrans.engines import argos
+
+    langs = list(languages or [])
+    if langs and len(langs) != 2:
+        raise typer.BadParameter("give two languages, FROM and TO (e.g. `ru en`), or none.", param_hint="FROM TO")
+    if file is not None:
+        installed = [argos.install_file(file)]
+        if langs and (installed[0].from_code, installed[0].to_code) != (langs[0], langs[1]):
+            err.print(f"[yellow]warning:[/] {file} holds {installed[0].from_code} → {installed[0].to_code}, "
+                      f"not {langs[0]} → {langs[1]}; it was installed anyway.")
+    else:
+        if langs:
+            pairs = [(langs[0], langs[1])]
+        else:
+            cfg = _ctx(ctx).config()
+            pairs = [(a, b) for a in cfg.languages for b in cfg.languages if a != b]
+        installed = [argos.install(a, b) for a, b in pairs]
+    for m in installed:
+        out.print(f"installed {m.name} {m.version} ({m.from_code} → {m.to_code}) in {m.path}", markup=False)
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one message and exit code 1."""
     try:
