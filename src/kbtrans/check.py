@@ -247,8 +247,10 @@ def _raw_html(text: str) -> Counter[str]:
 
 def check_active_content(e: Entry) -> Iterator[Finding]:
     """Scripts, event handlers, ``javascript:`` and raw HTML the source does not have (errors)."""
-    src = Counter(m.group().lower() for m in _UNSAFE.finditer(e.msgid))
-    for pattern, n in (Counter(m.group().lower() for m in _UNSAFE.finditer(e.msgstr)) - src).items():
+    # Outside the protected elements: scripts inside an added tag or link are reported by check_markup.
+    src = Counter(m.group().lower() for m in _UNSAFE.finditer(_prose(e, e.msgid)))
+    got = Counter(m.group().lower() for m in _UNSAFE.finditer(_prose(e, e.msgstr)))
+    for pattern, n in (got - src).items():
         yield Finding(ERROR, "unsafe-script", f"the translation introduces active content {pattern!r}"
                       + (f" ×{n}" if n > 1 else ""),
                       "remove it: a translation must not add scripts, event handlers or javascript: links")
@@ -320,6 +322,9 @@ def check_block_structure(e: Entry) -> Iterator[Finding]:
             yield Finding(ERROR, "block-marker-added",
                           f"a line of the translation starts with a {name} marker the source does not have",
                           "reword the line start, or escape the marker with a backslash (\\- \\# 1\\.)")
+    if seg is not None and not seg.single_line and re.search(r"\n[ \t]*\n", e.msgstr.strip()):
+        yield Finding(WARNING, "blank-line", "the translation has a blank line (a paragraph break); the build "
+                      "joins the paragraphs", "remove the blank line: one entry is one block")
     if seg is not None and splice.fit(seg, e.msgstr) is None:
         yield Finding(ERROR, "block-structure",
                       "the translation cannot be placed without changing the note's block structure",
@@ -378,7 +383,7 @@ def check_identical(e: Entry) -> Iterator[Finding]:
         flagged = any(_CYR.search(w) for w in words)
     elif e.target_lang == "ru":
         latin = [w for w in words if not _CYR.search(w) and not w.isupper()]
-        flagged = len(latin) >= LONG_WORDS and len(latin) == len(words)
+        flagged = len(latin) >= LONG_WORDS and not any(_CYR.search(w) for w in words)
     else:
         flagged = len(words) >= LONG_WORDS
     if flagged:
