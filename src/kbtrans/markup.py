@@ -36,16 +36,17 @@ _PATTERN = re.compile(
     r"""
     (?=[`$%!\[\]<^\#&hf])
     (?:
-    (?P<code>(?P<ticks>`+)(?!`).*?(?<!`)(?P=ticks)(?!`))
-  | (?P<math>\$\$.+?\$\$|\$(?![\s$])[^$\n]*?(?<![\s\\])\$(?!\d))
+    (?P<code>(?<![`\\])(?P<ticks>`+)(?!`).*?(?<!`)(?P=ticks)(?!`))
+  | (?P<math>(?<!\\)\$\$.+?(?<!\\)\$\$|(?<![\\\d])\$(?![\s$])(?:[^$\\]|\\.)*?(?<![\s\\])\$(?!\d))
   | (?P<comment>%%.*?%%)
   | (?P<wiki>(?P<bang>!?)\[\[(?P<wtarget>[^\[\]|\n]*)(?P<wpipe>\|)?)
-  | (?P<wclose>\]\])
+  | (?P<wclose>(?<!\\)\]\])
   | (?P<autolink><(?:[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^<>\s]*|[\w.!\#$%&'*+/=?^`{|}~\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?)>)
-  | (?P<html></?[A-Za-z][A-Za-z0-9\-]*(?:\s+[A-Za-z_:][\w.:\-]*(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*\s*/?>|<!--.*?-->)
-  | (?P<dest>\]\(\s*(?P<target><[^<>\n]*>|(?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*\))*)(?P<title>\s+(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\((?:[^()\\]|\\.)*\)))?\s*\))
-  | (?P<ref>\]\[(?P<label>[^\[\]\n]+)\])
-  | (?P<fnref>\[\^(?P<fnlabel>[^\]\s]+)\](?!:))
+  | (?P<html></?[A-Za-z][A-Za-z0-9\-]*(?:\s+[A-Za-z_:][\w.:\-]*(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*\s*/?>|<!--.*?-->|<\?.*?\?>|<![A-Za-z][^>]*>|<!\[CDATA\[.*?\]\]>)
+  | (?P<dest>\]\(\s*(?P<target><[^<>\n]*>|(?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*\))*\))*\))*)(?P<title>\s+(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\((?:[^()\\]|\\.)*\)))?\s*\))
+  | (?P<ref>\]\[(?P<label>(?:[^\[\]\\]|\\.)+)\])
+  | (?P<collapsed>(?<!\\)\[(?P<clabel>(?:[^\[\]\\]|\\.)+)\]\[\])
+  | (?P<fnref>\[\^(?P<fnlabel>[^\]\s]+)\](?![:(]))
   | (?P<inlinefn>\^\[)
   | (?P<url>(?<![\w/<(\["'])(?:https?|ftp)://[^\s<>()\[\]]*[^\s<>()\[\].,;:!?'"*_~])
   | (?P<tag>(?<![\w#&/\\\]`])\#(?:[\w/\-]*[^\W\d][\w/\-]*))
@@ -81,9 +82,14 @@ def scan(text: str, *, comments: bool = True) -> list[Element]:
     """
     out: list[Element] = []
     open_wikilinks = 0
-    for m in _PATTERN.finditer(text):
+    pos = 0
+    while True:
+        m = _PATTERN.search(text, pos)
+        if m is None:
+            break
         group = m.lastgroup
         start, end = m.span()
+        pos = end
         if group == "code":
             out.append(Element(CODE, start, end, m.group()))
         elif group == "math":
@@ -106,6 +112,8 @@ def scan(text: str, *, comments: bool = True) -> list[Element]:
             if open_wikilinks:
                 open_wikilinks -= 1
                 out.append(Element(WIKILINK, start, end, "]]"))
+            else:  # not a wikilink's end: "]](" may still close a link, so look again from the next "]"
+                pos = start + 1
         elif group == "autolink":
             out.append(Element(URL, start, end, m.group()[1:-1]))
         elif group == "html":
@@ -117,6 +125,8 @@ def scan(text: str, *, comments: bool = True) -> list[Element]:
             out.append(Element(LINK, start, end, target))
         elif group == "ref":
             out.append(Element(REFLABEL, start, end, m.group("label").lower()))
+        elif group == "collapsed":
+            out.append(Element(REFLABEL, start, end, m.group("clabel").lower()))
         elif group == "fnref":
             out.append(Element(FOOTNOTE, start, end, m.group("fnlabel")))
         elif group == "inlinefn":

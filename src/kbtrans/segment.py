@@ -72,7 +72,9 @@ _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 def parser() -> MarkdownIt:
     """The Markdown parser kbtrans segments with (shared, configured once)."""
     md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-    md.use(front_matter_plugin).use(footnote_plugin).use(dollarmath_plugin).use(tasklists_plugin)
+    md.use(front_matter_plugin).use(footnote_plugin).use(tasklists_plugin)
+    # Obsidian's (and Pandoc's) rule: no space inside the dollars, no digit right after the closing one.
+    md.use(dollarmath_plugin, allow_space=False, allow_digits=False, double_inline=True)
     for name in ("paragraph", "heading", "lheading", "table"):
         rule = md.block.ruler.__rules__[md.block.ruler.__find__(name)]
         md.block.ruler.at(name, _recording(rule.fn), {"alt": list(rule.alt)})

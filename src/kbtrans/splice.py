@@ -13,7 +13,14 @@ from kbtrans.model import Note, Segment, Span
 from kbtrans.segment import parser, yaml_quote
 
 _RISKY_START = re.compile(r"^(?:[#>+*=_~`$<|\[-]|\d{1,9}[.)])", re.MULTILINE)
-_ESCAPABLE = re.compile(r"^([#>+*=_~`$<|\[-]|(\d{1,9})([.)]))")
+# A line start that can open a block (heading, quote, list, fence, setext underline, HTML, math, definition,
+# thematic break or table delimiter row). Group "num" is an ordered-list number (escaped after the digits).
+_BLOCK_START = re.compile(
+    r"""^(?:(?P<num>\d{1,9})[.)](?:[ \t]|$)
+    |\#{1,6}(?:[ \t]|$) | > | [-+*](?:[ \t]|$) | (?:[-*_][ \t]*){3,}$ | `{3,} | ~{3,} | =+[ \t]*$ | -+[ \t]*$
+    | <[A-Za-z/!?] | \$\$ | \[[^\]]*\]: | \|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$)""",
+    re.VERBOSE,
+)
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 _UNESCAPED_TITLE_DELIM = re.compile(r"(?<!\\)([\"'()])")
 
@@ -29,11 +36,11 @@ def _is_one_paragraph(text: str) -> bool:
 
 
 def _escape_line_start(line: str) -> str:
-    m = _ESCAPABLE.match(line)
+    m = _BLOCK_START.match(line)
     if not m:
         return line
-    if m.group(2):
-        return m.group(2) + "\\" + line[len(m.group(2)):]
+    if m.group("num"):
+        return m.group("num") + "\\" + line[len(m.group("num")):]
     return "\\" + line
 
 
