@@ -57,6 +57,8 @@ _PATTERN = re.compile(
 )
 
 _LETTER = re.compile(r"[^\W\d_]")
+# A number with an optional unit suffix ("15.5B", "8K", "~100K", "3x", "1e-4"): nothing to translate.
+_QUANTITY = re.compile(r"(?<![^\W\d_])[~≈<>±]?\d[\d.,]*(?:e-?\d+)?(?:[KMGTBkx×%]|[KMGT]B)?(?![^\W\d_])")
 
 
 @dataclass(frozen=True)
@@ -182,5 +184,8 @@ def plain_text(text: str, *, comments: bool = True) -> str:
 
 
 def has_translatable_text(text: str, *, comments: bool = True) -> bool:
-    """True when ``text`` has a letter outside its protected elements (so a translator has work)."""
-    return _LETTER.search(plain_text(text, comments=comments)) is not None
+    """True when ``text`` has a letter outside its protected elements and quantities such as ``15.5B``."""
+    plain = plain_text(text, comments=comments)
+    if _LETTER.search(plain) is None:
+        return False
+    return _LETTER.search(_QUANTITY.sub(" ", plain)) is not None
