@@ -359,6 +359,8 @@ class Fill:
     """An extracted comment line to add (e.g. ``kbtrans-mt: argos translate-ru_en 1.9``)."""
     replace_prefix: str = KEEP_PREFIX
     """Existing comment lines starting with this are replaced by ``comment``."""
+    drop_previous: bool = False
+    """Remove the ``#|`` previous msgid (the translation now matches the current msgid)."""
 
 
 def fill(path: Path, fills: Iterable[Fill]) -> int:
@@ -375,6 +377,8 @@ def fill(path: Path, fills: Iterable[Fill]) -> int:
             e.flags.insert(0, "fuzzy")
         if not f.fuzzy and "fuzzy" in e.flags:
             e.flags.remove("fuzzy")
+            e.previous_msgid = None
+        if f.drop_previous:
             e.previous_msgid = None
         if f.comment:
             lines = [c for c in (e.comment.split("\n") if e.comment else []) if not c.startswith(f.replace_prefix)]

@@ -158,6 +158,65 @@ def build(
         raise CheckFailed(f"{len(report.warnings)} warnings and --strict is set. Fix the catalogs listed above.")
 
 
+@app.command()
+def translate(
+    ctx: typer.Context,
+    to: Annotated[list[str] | None, typer.Option("--to", help="Translate only into this language (repeatable).",
+                                                 metavar="LANG")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", help="argos or pseudo (default: `engine` in the config).",
+                                               metavar="NAME")] = None,
+    note: Annotated[list[str] | None, typer.Option("--note", help="Only notes matching this glob, e.g. "
+                                                   "'training/*' (repeatable).", metavar="GLOB")] = None,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Also re-translate machine translations whose "
+                                          "source text changed.")] = False,
+    fast: Annotated[bool, typer.Option("--fast", help="Draft quality, much faster (greedy decoding).")] = False,
+) -> None:
+    """Fill untranslated catalog entries with offline machine translation (fuzzy, with provenance)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from kbtrans.translate import Options
+    from kbtrans.translate import translate as run
+
+    cfg = _ctx(ctx).config()
+    options = Options(tuple(to or ()), engine, tuple(note or ()), refresh, fast)
+    columns = (TextColumn("translating"), BarColumn(), MofNCompleteColumn(), TextColumn("segments"),
+               TextColumn("{task.fields[rate]}"), TextColumn("ETA"), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=err, disable=not err.is_terminal, transient=True) as bar:
+            task = bar.add_task("translate", total=None, rate="")
+            started: list[float] = []
+
+            def progress(done: int, total: int) -> None:
+                import time
+
+                if not started:
+                    started.append(time.monotonic())
+                elapsed = time.monotonic() - started[0]
+                rate = f"{done / elapsed:.1f} seg/s" if done and elapsed > 0 else ""
+                bar.update(task, completed=done, total=total, rate=rate)
+
+            report = run(cfg, options, progress)
+    except KeyboardInterrupt:
+        err.print("kbtrans: interrupted. Every translation finished so far is saved in the catalogs; "
+                  "run the same command again to translate the rest.")
+        raise typer.Exit(130) from None
+    for path in report.missing:
+        err.print(f"[yellow]warning:[/] {path.relative_to(cfg.root)}: no catalog; run `kbtrans extract` first.")
+    if not report.todo:
+        out.print(f"Nothing to translate: every entry of {report.catalogs} catalogs is translated.")
+        return
+    rate = f" ({report.unique / report.seconds:.1f} segments/s)" if report.unique and report.seconds > 0 else ""
+    dirs = ", ".join(f"{d} {n}" for d, n in report.directions.items())
+    parts = [f"{report.translated} entries machine-translated" + (f" with {report.engine}" if report.engine else "")
+             + (f" ({report.unique} distinct: {dirs})" if dirs else "") + f" in {report.seconds:.1f} s{rate}",
+             f"{report.memory} from translation memory"]
+    if report.repaired:
+        parts.append(f"{report.repaired} with repaired markup")
+    if report.fallbacks:
+        parts.append(f"{report.fallbacks} kept as source text (unusable output)")
+    out.print("; ".join(parts) + f"; {len(report.written)} catalogs written. All are fuzzy: review them.")
+
+
 def _format(value: str, allowed: tuple[str, ...]) -> str:
     """The --format value: as given, else github under GitHub Actions, else text."""
     import os

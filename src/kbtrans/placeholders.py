@@ -3,20 +3,22 @@
 :func:`protect` replaces everything a translation must not change by an opaque token ``⟦N⟧`` (U+27E6,
 decimal N from 0, U+27E7): code spans, math, comments, URLs, link destinations ``](…)`` and reference
 labels ``][…]``, wikilinks and embeds, footnote references, HTML tags, entities, images, backslash
-escapes and the glossary's do-not-translate terms. What a reader reads stays visible so the model can
-translate it: link text (its ``[`` becomes a placeholder paired with the ``](…)``), wikilink aliases
-(``[[target|`` and ``]]`` are placeholders, the alias is not), inline-footnote text (``^[`` and its ``]``),
-and emphasis (``*``, ``_``, ``~~``, ``==`` are left to the model; losing one changes no link or code).
-Soft line breaks are joined: the masked text is one line.
+escapes, emphasis delimiters (``**``, ``*``, ``__``, ``_``, ``~~``, ``==``, which ``build`` requires to stay
+balanced) and the glossary's do-not-translate terms. What a reader reads stays visible so the model
+translates it: link text (its ``[`` becomes a placeholder paired with the ``](…)``), wikilink aliases
+(``[[target|`` and ``]]`` are placeholders, the alias is not), inline-footnote text (``^[`` and its
+``]``) and emphasised text. Soft line breaks are joined: the masked text is one line.
 
 :func:`restore` puts the elements back into the model's output and repairs what models do to
 placeholders: garbled forms (``⟦ 3 ⟧``, ``[3]``, ``⟦3``, ``3⟧``) are normalised, unknown and duplicate ones
-dropped, missing ones put back once at the position relative to their neighbours that the source had,
-and a pair whose closer came before its opener is swapped back. The result is then validated exactly as
-``build`` validates a msgstr (:func:`kbtrans.markup.structure_diff` and :func:`kbtrans.splice.fit`); when
-markup characters the model invented in the text (backticks, ``$``, ``[[``, ``](``, ``<tag>``, ``#tag``,
-URLs …) break it, they are neutralised (replaced by look-alikes), then placeholders are set apart by
-spaces; if even that fails the source text is kept. So a restored text always passes ``build``'s checks.
+dropped, missing ones put back once (next to the neighbour they were glued to in the source, else at
+their relative position, on a word boundary), and a pair whose closer came before its opener is
+swapped back. The result is then validated exactly as ``build`` validates a msgstr
+(:func:`kbtrans.check.blocking` and :func:`kbtrans.splice.fit`); when something the model invented in
+the text breaks it (backticks, ``$``, ``[[``, ``](``, ``<tag>``, ``#tag``, URLs, emphasis characters,
+``javascript:``, Russian words left in English), that text is neutralised (look-alike characters,
+backslash escapes, transliteration), then placeholders are set apart by spaces; if even that fails the
+source text is kept. So a restored text always passes ``build``'s checks.
 """
 
 from __future__ import annotations
@@ -41,10 +43,14 @@ FOOTNOTE_CLOSE = "inline footnote closer"
 COMMENT_MARK = "comment marker"
 ESCAPE = "escape"
 KEEP = "do-not-translate term"
+EMPHASIS = "emphasis delimiter"
 BRACKET = "placeholder bracket"
 _DROP = "(merged into an image)"
 
 _ESCAPE = re.compile(r"\\[!-/:-@\[-`{-~\n]")
+# Emphasis delimiters exactly as ``kbtrans.check`` counts them (it blocks a translation that unbalances one).
+_EMPHASIS = (re.compile(r"\*\*"), re.compile(r"(?<![\w_])__|__(?![\w_])"), re.compile(r"~~"), re.compile(r"=="),
+             re.compile(r"(?<!\*)\*(?!\*)"), re.compile(r"(?<![\w_])_(?!_)|(?<!_)_(?![\w_])"))
 _COMMENT = re.compile(r"%%.*?%%", re.DOTALL)
 
 
@@ -198,6 +204,17 @@ def _elements(text: str, keep_terms: Sequence[str], comments: bool) -> list[_El]
     for m in _ESCAPE.finditer(text):
         if _free(els, m.start(), m.end()):
             els.append(_El(m.start(), m.end(), ESCAPE))
+    for rx in _EMPHASIS:
+        opener = -1
+        for m in rx.finditer(text):
+            if not _free(els, m.start(), m.end()):
+                continue
+            els.append(_El(m.start(), m.end(), EMPHASIS))
+            if opener < 0:
+                opener = len(els) - 1
+            else:
+                els[opener].partner, els[-1].partner = len(els) - 1, opener
+                opener = -1
     for term in sorted({t for t in keep_terms if t.strip()}, key=len, reverse=True):
         for m in re.finditer(r"(?<!\w)" + re.escape(term) + r"(?!\w)", text):
             if _free(els, m.start(), m.end()):
@@ -428,17 +445,36 @@ def _order_pairs(tokens: list[Token], masked: Masked, repairs: list[str]) -> lis
 # Stage 1: markup characters in the model's text replaced by look-alikes that no scanner reads as markup.
 _NEUTRAL = str.maketrans({"`": "’", "$": "＄", "[": "［", "]": "］", "<": "‹", "#": "＃", "\\": None,
                           "⟦": None, "⟧": None})
+_EMPHASIS_CHARS = re.compile(r"[*_~=]")
+_UNSAFE_TEXT = re.compile(r"\b(?:javascript|vbscript|data)\s*:|\bon[a-z]{3,}\s*=", re.IGNORECASE)
+_CYRILLIC_WORD = re.compile(r"[А-Яа-яЁё][А-Яа-яЁё\-]*")
+_TRANSLIT = str.maketrans({
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "zh", "з": "z", "и": "i",
+    "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+    "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "",
+    "э": "e", "ю": "yu", "я": "ya",
+})
 
 
-def _clean(chunk: str, prev: str | None, nxt: str | None, stage: int) -> str:
+def transliterate(word: str) -> str:
+    """Russian → Latin letters (for Russian words a model left in an English translation)."""
+    out = word.lower().translate(_TRANSLIT)
+    return out[:1].upper() + out[1:] if word[:1].isupper() else out
+
+
+def _clean(chunk: str, prev: str | None, nxt: str | None, stage: int, target_lang: str) -> str:
     """One piece of model text between placeholders (``prev``/``nxt`` are their originals)."""
     chunk = _STRAY.sub("", chunk.replace("\n", " "))
     if stage >= 1:
         chunk = chunk.translate(_NEUTRAL).replace("%%", "% %").replace("://", ": //")
+        chunk = _EMPHASIS_CHARS.sub(lambda m: "\\" + m.group(), chunk)
+        chunk = _UNSAFE_TEXT.sub(lambda m: m.group().replace(":", "꞉").replace("=", "꞊"), chunk)
+        if target_lang == "en":
+            chunk = _CYRILLIC_WORD.sub(lambda m: transliterate(m.group()), chunk)
     if nxt is not None:
-        chunk = chunk.rstrip("\\")
+        chunk = chunk.rstrip("\\") if not chunk.endswith(("\\*", "\\_", "\\~", "\\=")) else chunk
         if nxt.startswith("["):
-            chunk = chunk.rstrip("!^\\")
+            chunk = chunk.rstrip("!^")
     if prev is not None and prev.endswith("]") and chunk[:1] in ("(", "[", ":"):
         chunk = " " + chunk
     if stage >= 2:
@@ -449,7 +485,7 @@ def _clean(chunk: str, prev: str | None, nxt: str | None, stage: int) -> str:
     return chunk
 
 
-def _assemble(tokens: list[Token], masked: Masked, stage: int) -> str:
+def _assemble(tokens: list[Token], masked: Masked, stage: int, target_lang: str) -> str:
     parts: list[str] = []
     for i, t in enumerate(tokens):
         if isinstance(t, int):
@@ -460,32 +496,59 @@ def _assemble(tokens: list[Token], masked: Masked, stage: int) -> str:
         prev = tokens[i - 1] if i > 0 else None
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         parts.append(_clean(t, masked.originals[prev] if isinstance(prev, int) else None,
-                            masked.originals[nxt] if isinstance(nxt, int) else None, stage))
+                            masked.originals[nxt] if isinstance(nxt, int) else None, stage, target_lang))
     return "".join(parts).strip()
 
 
-def valid(source: str, text: str, segments: Sequence[Segment] = (), *, comments: bool = True) -> bool:
-    """Whether ``build`` would use ``text`` as the translation of ``source`` in each of ``segments``."""
-    if not text.strip() or markup.structure_diff(source, text, comments=comments):
-        return False
-    return all(fit(seg, text) is not None for seg in segments)
+def problems(source: str, text: str, segments: Sequence[Segment] = (), *, source_lang: str = "",
+             target_lang: str = "", comments: bool = True) -> list[str]:
+    """Why ``build`` would not use ``text`` as the translation of ``source`` in one of ``segments``.
+
+    The same checks as ``build``: :func:`kbtrans.check.blocking` (markup, active content, emphasis,
+    Russian left in English) and :func:`kbtrans.splice.fit`. Without segments (a stale catalog entry)
+    only the markup is compared.
+    """
+    from kbtrans import check
+
+    if text == source:
+        return []
+    if not text.strip():
+        return ["empty"]
+    if not segments:
+        return markup.structure_diff(source, text, comments=comments)
+    out: list[str] = []
+    for seg in segments:
+        found = check.blocking(seg, text, source_lang, target_lang, comments=comments)
+        if not found and fit(seg, text) is None:
+            found = ["would change the block structure"]
+        out.extend(found)
+    return out
 
 
-def restore(output: str, masked: Masked, *, segments: Sequence[Segment] = ()) -> Restored:
+def valid(source: str, text: str, segments: Sequence[Segment] = (), *, source_lang: str = "",
+          target_lang: str = "", comments: bool = True) -> bool:
+    """Whether ``build`` would use ``text`` as the translation of ``source`` (see :func:`problems`)."""
+    return not problems(source, text, segments, source_lang=source_lang, target_lang=target_lang,
+                        comments=comments)
+
+
+def restore(output: str, masked: Masked, *, segments: Sequence[Segment] = (), source_lang: str = "",
+            target_lang: str = "") -> Restored:
     """Put ``masked``'s elements back into the engine's ``output``, repairing what the model broke.
 
-    ``segments`` are the segments the translation will be used for (``fit`` must accept it for each).
-    The result always passes ``build``'s validation; see the module docstring for how.
+    ``segments`` are the segments the translation will be used for, ``source_lang``/``target_lang`` the
+    direction: the result passes ``build``'s validation (:func:`valid`) for each; see the module docstring.
     """
     repairs: list[str] = []
     tokens = _tokenize(output, masked, repairs)
     tokens = _dedupe(tokens, masked, repairs)
     tokens = _insert_missing(tokens, masked, repairs)
     tokens = _order_pairs(tokens, masked, repairs)
-    notes = ("", "neutralised markup characters the model added",
-             "neutralised markup characters the model added and spaced placeholders apart")
+    notes = ("", "neutralised markup characters (or Russian words) the model added",
+             "neutralised markup characters (or Russian words) the model added and spaced placeholders apart")
     for stage in range(3):
-        text = _assemble(tokens, masked, stage)
-        if valid(masked.source, text, segments, comments=masked.comments):
+        text = _assemble(tokens, masked, stage, target_lang)
+        if valid(masked.source, text, segments, source_lang=source_lang, target_lang=target_lang,
+                 comments=masked.comments):
             return Restored(text, tuple(repairs + ([notes[stage]] if stage else [])))
     return Restored(masked.source, (*repairs, "model output unusable; source text kept"), fallback=True)

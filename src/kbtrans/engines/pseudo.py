@@ -1,10 +1,11 @@
 """Pseudo-localisation: a deterministic stand-in for machine translation, offline and instant.
 
-Every letter becomes an accented look-alike (``Text`` → ``Ţéxţ``, ``Текст`` → ``Ťёќşť``-like), the text
-grows by about 30 % (a run of ``·`` before the closing bracket), and the whole is bracketed ``[‼ … ‼]``
-so truncation and untranslated text stand out in a layout. Placeholders ``⟦N⟧`` are left exactly as
-they are, so every link, code span and footnote survives. Useful for testing layouts and for CI
-without a model: ``kbtrans translate --engine pseudo``.
+Every letter becomes an accented look-alike in the target's script (into English ``Текст`` →
+``Ţéķşţ``, ``Text`` → ``Ţéẋţ``; into Russian ``Text`` → ``Ҭёкҫҭ``), the text grows by about 30 % (a run of
+``·`` before the closing bracket), and the whole is bracketed ``[‼ … ‼]`` so truncation and untranslated
+text stand out in a layout. Placeholders ``⟦N⟧`` are left exactly as they are, so every link, code span
+and footnote survives. Useful for testing layouts and for CI without a model:
+``kbtrans translate --engine pseudo``.
 """
 
 from __future__ import annotations
@@ -30,23 +31,43 @@ _CYRILLIC = dict(zip(
     "äёйќңöҏҫҭўӿÄЁЙЌҢÖҎҪҬЎӾ",
     strict=True,
 ))
-_TABLE = str.maketrans({**_LATIN, **_CYRILLIC})
+_TO_LATIN = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
+    "й": "j", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+    "у": "u", "ф": "f", "х": "h", "ц": "c", "ч": "ch", "ш": "sh", "щ": "sch", "ъ": "", "ы": "y", "ь": "",
+    "э": "e", "ю": "yu", "я": "ya",
+}
+_TO_CYRILLIC = dict(zip("abcdefghijklmnopqrstuvwxyz", "абцдефгхийклмнопкрстувшжыз", strict=True))
+#: Into a Latin-script language: Cyrillic transliterated, then every Latin letter accented.
+_LATIN_TABLE = str.maketrans({
+    **{c: "".join(_LATIN.get(x, x) for x in t) for c, t in _TO_LATIN.items()},
+    **{c.upper(): "".join(_LATIN.get(x, x) for x in t.capitalize()) for c, t in _TO_LATIN.items()},
+    **_LATIN,
+})
+#: Into a Cyrillic-script language: Latin transliterated, then Cyrillic look-alikes.
+_CYRILLIC_TABLE = str.maketrans({
+    **{c: _CYRILLIC.get(t, t) for c, t in _TO_CYRILLIC.items()},
+    **{c.upper(): _CYRILLIC.get(t.upper(), t.upper()) for c, t in _TO_CYRILLIC.items()},
+    **_CYRILLIC,
+})
+CYRILLIC_LANGUAGES = frozenset({"ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "tg", "mn"})
 
 
-def pseudo(text: str) -> str:
-    """Pseudo-localise ``text``, leaving ``⟦N⟧`` placeholders untouched."""
+def pseudo(text: str, target: str = "en") -> str:
+    """Pseudo-localise ``text`` into ``target``'s script, leaving ``⟦N⟧`` placeholders untouched."""
+    table = _CYRILLIC_TABLE if target in CYRILLIC_LANGUAGES else _LATIN_TABLE
     parts: list[str] = []
     pos = 0
     letters = 0
     for m in PLACEHOLDER_RE.finditer(text):
         chunk = text[pos:m.start()]
         letters += len(chunk)
-        parts.append(chunk.translate(_TABLE))
+        parts.append(chunk.translate(table))
         parts.append(m.group())
         pos = m.end()
     tail = text[pos:]
     letters += len(tail)
-    parts.append(tail.translate(_TABLE))
+    parts.append(tail.translate(table))
     body = "".join(parts)
     pad = max(0, math.ceil(letters * EXPANSION) - len(OPEN) - len(CLOSE))
     return OPEN + body + (" " + PAD * pad if pad else "") + CLOSE
@@ -63,7 +84,7 @@ class PseudoEngine:
 
     def translate(self, texts: Sequence[str], source: str, target: str) -> Iterator[tuple[int, str]]:
         for i, text in enumerate(texts):
-            yield i, pseudo(text)
+            yield i, pseudo(text, target)
 
 
 def create(cfg: Config, *, fast: bool = False) -> PseudoEngine:

@@ -1,0 +1,275 @@
+"""Stage 2, translate: fill the catalogs with machine translation, markup kept by construction.
+
+For every catalog of the selected notes and languages, the entries to do are the untranslated ones
+(and, with ``refresh``, machine translations — fuzzy, with a ``kbtrans-mt:`` comment — whose msgid
+changed since, i.e. that carry a ``#|`` previous msgid). A reviewed translation (non-fuzzy, non-empty)
+is never touched.
+
+1. Translation memory: a msgid already reviewed (non-fuzzy) in another catalog of the same locale is
+   reused, marked fuzzy (its context may differ) with ``#. kbtrans-mt: memory <that catalog>``.
+2. Everything else is grouped by direction (source → target) across the whole knowledge base,
+   de-duplicated, its markup protected (:mod:`kbtrans.placeholders`, soft line breaks joined), and sent
+   to the engine as one stream per direction. As results arrive they are restored, repaired and
+   validated, and written into their catalogs (fuzzy, ``#. kbtrans-mt: <engine provenance>``, plus
+   ``#. kbtrans-mt-repair: …`` when placeholders were repaired).
+
+Catalogs are written atomically at least every :data:`FLUSH_SECONDS` of work and at the end — also
+when the run is interrupted or the engine fails — so a re-run resumes where this one stopped.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kbtrans import catalog, engines, glossary, placeholders, project
+from kbtrans.config import Config
+from kbtrans.errors import KbtransError
+from kbtrans.model import Segment
+
+#: Dirty catalogs are written at least this often (seconds of work).
+FLUSH_SECONDS = 3.0
+#: Extracted-comment prefix of machine-translation provenance.
+MT_PREFIX = "kbtrans-mt:"
+#: Extracted-comment prefix of the placeholder-repair note.
+REPAIR_PREFIX = "kbtrans-mt-repair:"
+#: Existing comment lines starting with this are replaced when an entry is (re)translated.
+_REPLACE_PREFIX = "kbtrans-mt"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to translate, and with what."""
+
+    languages: tuple[str, ...] = ()
+    """Target languages (``--to``); empty means every configured language."""
+    engine: str | None = None
+    """Engine name (``--engine``); None means the config's ``engine``."""
+    notes: tuple[str, ...] = ()
+    """Globs (``--note``) over content-relative note paths, with or without ``.md``; empty means all notes."""
+    refresh: bool = False
+    """Also re-translate machine translations whose msgid changed (fuzzy, MT provenance, ``#|``)."""
+    fast: bool = False
+    """The engine's draft preset (argos: greedy decoding, more workers)."""
+
+
+@dataclass(frozen=True)
+class TranslateReport:
+    """What ``translate`` did."""
+
+    notes: int
+    """Notes selected."""
+    catalogs: int
+    """Catalogs read (of the selected notes and languages)."""
+    todo: int = 0
+    """Entries that needed a translation."""
+    memory: int = 0
+    """Entries filled from translation memory."""
+    translated: int = 0
+    """Entries filled by the engine."""
+    unique: int = 0
+    """Distinct texts sent to the engine (all directions)."""
+    repaired: int = 0
+    """Distinct texts whose placeholders or markup had to be repaired."""
+    fallbacks: int = 0
+    """Distinct texts whose engine output was unusable (the source text was kept, fuzzy)."""
+    directions: dict[str, int] = field(default_factory=dict)
+    """Distinct texts per direction ("ru→en")."""
+    written: tuple[Path, ...] = ()
+    """Catalogs changed."""
+    missing: tuple[Path, ...] = ()
+    """Catalogs that do not exist (run ``kbtrans extract``)."""
+    engine: str = ""
+    """Name of the engine used ("" when nothing needed one)."""
+    seconds: float = 0.0
+    """Wall time of the run."""
+
+
+@dataclass(frozen=True)
+class _Item:
+    path: Path
+    source: str
+    target: str
+    msgid: str
+    segments: tuple[Segment, ...]
+
+
+def _select(notes: Sequence[str], globs: Sequence[str]) -> list[str]:
+    if not globs:
+        return list(notes)
+    chosen = []
+    for rel in notes:
+        stem = rel[:-3] if rel.lower().endswith(".md") else rel
+        if any(fnmatch.fnmatchcase(rel, g) or fnmatch.fnmatchcase(stem, g) for g in globs):
+            chosen.append(rel)
+    if not chosen:
+        raise KbtransError(f"--note {' '.join(globs)}: no note matches. Globs match note paths relative to the "
+                           "content folder, e.g. --note 'training/*' or --note index.md.")
+    return chosen
+
+
+def _wanted(m: catalog.Message, refresh: bool) -> bool:
+    if m.obsolete:
+        return False
+    if not m.msgstr:
+        return True
+    return (refresh and m.fuzzy and m.previous_msgid is not None
+            and any(c.startswith(MT_PREFIX) for c in m.comments))
+
+
+def _memory(cfg: Config, lang: str) -> dict[str, tuple[str, Path]]:
+    """msgid → (reviewed translation, catalog) over every catalog of ``lang`` (most frequent wins)."""
+    root = cfg.locales_dir / lang / "LC_MESSAGES"
+    seen: dict[str, Counter[str]] = {}
+    where: dict[tuple[str, str], Path] = {}
+    if not root.is_dir():
+        return {}
+    for path in sorted(root.rglob("*.po")):
+        for m in catalog.read(path):
+            if m.obsolete or m.fuzzy or not m.msgstr or m.msgctxt is not None:
+                continue
+            seen.setdefault(m.msgid, Counter())[m.msgstr] += 1
+            where.setdefault((m.msgid, m.msgstr), path)
+    out = {}
+    for msgid, counts in seen.items():
+        msgstr = counts.most_common(1)[0][0]
+        out[msgid] = (msgstr, where[(msgid, msgstr)])
+    return out
+
+
+class _Writer:
+    """Pending fills per catalog, written atomically every few seconds and at the end."""
+
+    def __init__(self) -> None:
+        self.pending: dict[Path, list[catalog.Fill]] = {}
+        self.written: set[Path] = set()
+        self.last = time.monotonic()
+
+    def add(self, path: Path, fill: catalog.Fill) -> None:
+        self.pending.setdefault(path, []).append(fill)
+
+    def maybe_flush(self) -> None:
+        if time.monotonic() - self.last >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        while self.pending:
+            path, fills = next(iter(self.pending.items()))
+            if catalog.fill(path, fills):
+                self.written.add(path)
+            del self.pending[path]
+        self.last = time.monotonic()
+
+
+def _rel(cfg: Config, path: Path) -> str:
+    try:
+        return path.relative_to(cfg.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def translate(cfg: Config, options: Options = Options(), progress: Progress | None = None) -> TranslateReport:
+    """Fill the catalogs of ``cfg``'s knowledge base with machine translation (see the module docstring).
+
+    ``progress(done, total)`` is called with counts of distinct texts sent to the engine.
+    """
+    started = time.monotonic()
+    langs = options.languages or cfg.languages
+    for lang in langs:
+        if lang not in cfg.languages:
+            raise KbtransError(f"--to {lang}: not one of the configured languages {list(cfg.languages)}. "
+                               "Add it to `languages` in kbtrans.toml or pick one of those.")
+    rels = _select(project.inventory(cfg).notes, options.notes)
+    keep = glossary.load(cfg).keep
+    comments = not cfg.translate_comments
+
+    items: list[_Item] = []
+    missing: list[Path] = []
+    n_catalogs = 0
+    for rel in rels:
+        note = project.load_note(cfg, rel)
+        by_text: dict[str, list[Segment]] = {}
+        for seg in note.entries:
+            by_text.setdefault(seg.text, []).append(seg)
+        for lang in project.targets(cfg, note):
+            if lang not in langs:
+                continue
+            path = catalog.catalog_path(cfg.locales_dir, lang, note.stem)
+            if not path.exists():
+                if note.entries:
+                    missing.append(path)
+                continue
+            n_catalogs += 1
+            for m in catalog.read(path):
+                if _wanted(m, options.refresh):
+                    items.append(_Item(path, note.lang, lang, m.msgid, tuple(by_text.get(m.msgid, ()))))
+
+    # 1. Translation memory.
+    writer = _Writer()
+    memories = {lang: _memory(cfg, lang) for lang in sorted({it.target for it in items})}
+    to_engine: list[_Item] = []
+    n_memory = 0
+    for it in items:
+        hit = memories[it.target].get(it.msgid)
+        if hit is not None and placeholders.valid(it.msgid, hit[0], it.segments, source_lang=it.source,
+                                                          target_lang=it.target, comments=comments):
+            writer.add(it.path, catalog.Fill(it.msgid, hit[0], True, f"{MT_PREFIX} memory {_rel(cfg, hit[1])}",
+                                             _REPLACE_PREFIX, drop_previous=True))
+            n_memory += 1
+        else:
+            to_engine.append(it)
+
+    # 2. One de-duplicated stream per direction.
+    groups: dict[tuple[str, str], dict[str, list[_Item]]] = {}
+    for it in to_engine:
+        groups.setdefault((it.source, it.target), {}).setdefault(it.msgid, []).append(it)
+    total = sum(len(g) for g in groups.values())
+    engine = engines.create(options.engine or cfg.engine, cfg, fast=options.fast) if groups else None
+
+    done = repaired = fallbacks = translated = 0
+    try:
+        writer.flush()
+        if progress is not None:
+            progress(0, total)
+        for (src, tgt), by_msgid in groups.items():
+            assert engine is not None
+            texts = list(by_msgid)
+            masked = [placeholders.protect(t, keep_terms=keep, comments=comments) for t in texts]
+            provenance = f"{MT_PREFIX} {engine.provenance(src, tgt)}"
+            answered: set[int] = set()
+            for i, output in engine.translate([m.text for m in masked], src, tgt):
+                if i in answered or not 0 <= i < len(texts):
+                    continue
+                answered.add(i)
+                group = by_msgid[texts[i]]
+                restored = placeholders.restore(output, masked[i], segments=[s for it in group for s in it.segments],
+                                                source_lang=src, target_lang=tgt)
+                comment = provenance
+                if restored.repairs:
+                    repaired += 1
+                    comment += f"\n{REPAIR_PREFIX} {restored.comment}"
+                fallbacks += restored.fallback
+                for it in group:
+                    writer.add(it.path, catalog.Fill(it.msgid, restored.text, True, comment, _REPLACE_PREFIX,
+                                                     drop_previous=True))
+                    translated += 1
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+                writer.maybe_flush()
+    finally:
+        writer.flush()
+
+    return TranslateReport(
+        notes=len(rels), catalogs=n_catalogs, todo=len(items), memory=n_memory, translated=translated,
+        unique=total, repaired=repaired, fallbacks=fallbacks,
+        directions={f"{s}→{t}": len(g) for (s, t), g in groups.items()},
+        written=tuple(sorted(writer.written)), missing=tuple(missing),
+        engine=engine.name if engine is not None else "", seconds=time.monotonic() - started,
+    )
