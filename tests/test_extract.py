@@ -210,7 +210,8 @@ def test_never_translated_parts_make_no_entry(cli, kb: Path) -> None:
 
 def test_quantities_make_no_entry(cli, kb: Path) -> None:
     (kb / "content" / "n.md").write_text(
-        "| Модель | Размеры | Контекст |\n|---|---|---|\n| StarCoder | 15.5B | 8K |\n| Code Llama | 7B–70B | до 100K |\n",
+        "| Модель | Размеры | Контекст |\n|---|---|---|\n"
+        "| StarCoder | 15.5B | 8K |\n| Code Llama | 7B–70B | до 100K |\n",
         encoding="utf-8")
     assert cli("-C", kb, "extract").exit_code == 0
     assert [e.msgid for e in _po(kb, "en", "n")] == ["Модель", "Размеры", "Контекст", "StarCoder", "Code Llama",

@@ -90,8 +90,8 @@ def init(
 @app.command()
 def extract(
     ctx: typer.Context,
-    no_obsolete: Annotated[bool, typer.Option("--no-obsolete",
-                                              help="Drop entries no longer in the note instead of keeping them as #~.")] = False,
+    no_obsolete: Annotated[bool, typer.Option(
+        "--no-obsolete", help="Drop entries no longer in the note (default: keep them as #~).")] = False,
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes (0 = all cores).")] = 0,
 ) -> None:
     """Create or update the PO catalogs of every note (exact, then fuzzy, then obsolete)."""
@@ -116,7 +116,8 @@ def build(
     ctx: typer.Context,
     to: Annotated[list[str] | None, typer.Option("--to", help="Build only this language (repeatable).",
                                                  metavar="LANG")] = None,
-    reviewed_only: Annotated[bool, typer.Option("--reviewed-only", help="Ignore fuzzy (unreviewed) translations.")] = False,
+    reviewed_only: Annotated[bool, typer.Option("--reviewed-only",
+                                                help="Ignore fuzzy (unreviewed) translations.")] = False,
     min_translated: Annotated[float, typer.Option("--min-translated", metavar="PCT", min=0, max=100,
                                                   help="Skip notes translated below PCT percent.")] = 0.0,
     strict: Annotated[bool, typer.Option("--strict", help="Run `kbtrans check` first and exit 1 on any check "

@@ -201,7 +201,8 @@ class _Walker:
             if col < 0:  # cannot happen: markdown-it slices the content from this line
                 return
             self.add([Span(first.line, col, col + len(content))], f"heading {level}", single_line=True)
-        if self.segments and self.segments[-1].kind == f"heading {level}" and self.segments[-1].spans[0].line >= tok.map[0]:
+        last = self.segments[-1] if self.segments else None
+        if last is not None and last.kind == f"heading {level}" and last.spans[0].line >= tok.map[0]:
             self.section = self.segments[-1].text
             self.headings.append((depth, self.section))
 
@@ -277,7 +278,8 @@ class _Walker:
                 i = j
                 continue
             if value[0] == "[" and value.endswith("]"):
-                for s, e, q in _flow_items(lines[i], vstart + (len(lines[i][vstart:]) - len(lines[i][vstart:].lstrip()))):
+                rest = lines[i][vstart:]
+                for s, e, q in _flow_items(lines[i], vstart + len(rest) - len(rest.lstrip())):
                     self._fm_add(i, s, e, q, kind)
                 i += 1
                 continue
@@ -493,8 +495,5 @@ def segment(path: str, source: Source, *, front_matter_keys: Iterable[str], lang
             cell += 1
     _reference_titles(w, env)
     segments = tuple(sorted(w.segments, key=lambda seg: (seg.spans[0].line, seg.spans[0].start)))
-    if w.lang_value:
-        lang = w.lang_value.strip().lower()
-    else:
-        lang = detect_language(segments, languages, source_language)
+    lang = w.lang_value.strip().lower() if w.lang_value else detect_language(segments, languages, source_language)
     return Note(path, lang, source, segments, w.lang_span)
