@@ -461,8 +461,9 @@ BLOCKING_CHECKS: tuple[Check, ...] = (check_active_content, check_emphasis)
 def left_over_cyrillic(msgid: str, msgstr: str, *, comments: bool = True) -> list[str]:
     """Russian words of ``msgid`` copied into an otherwise English ``msgstr`` (a half-done translation).
 
-    Only words of two or more letters that occur in the source count, and only when at least a third of
-    the translation's letters are Latin: a pseudo-translation that is all Cyrillic is not half-done.
+    Only words of four or more letters that occur in the source count (short ones such as «или», «тут»
+    are often palindromes of a word-reversing pseudo-translation), and only when at least a third of the
+    translation's letters are Latin: a pseudo-translation that is all Cyrillic is not half-done.
     """
     if msgstr == msgid:
         return []
@@ -474,7 +475,7 @@ def left_over_cyrillic(msgid: str, msgstr: str, *, comments: bool = True) -> lis
     if latin * 3 < latin + sum(len(w) for w in cyr):
         return []
     source = {w.lower() for w in _CYR_WORD.findall(markup.plain_text(msgid, comments=comments))}
-    return [w for w in cyr if len(w) >= 2 and w.lower() in source]
+    return [w for w in cyr if len(w) >= 4 and w.lower() in source]
 
 
 def blocking(segment: Segment, msgstr: str, source_lang: str, target_lang: str, *,
