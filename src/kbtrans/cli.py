@@ -149,7 +149,9 @@ def build(
             out.print(github_annotation("warning", w.path, w.line, w.message, "kbtrans build"), markup=False,
                       emoji=False)
         else:
-            err.print(f"[yellow]warning:[/] {w}")
+            from rich.markup import escape
+
+            err.print(f"[yellow]warning:[/] {escape(str(w))}")
     for rel, lang, pct in report.skipped:
         err.print(f"skipped: {lang}/{rel} is {pct:.1f}% translated (below --min-translated {min_translated:g})")
     parts = [f"{lang}: {done}/{total} segments translated" for lang, (done, total) in report.translated.items()]
@@ -230,6 +232,8 @@ def _format(value: str, allowed: tuple[str, ...]) -> str:
 
 
 def _print_issues(issues: Any, github: bool) -> None:
+    from rich.markup import escape
+
     from kbtrans.check import annotation
 
     for issue in issues:
@@ -237,7 +241,7 @@ def _print_issues(issues: Any, github: bool) -> None:
             out.print(annotation(issue), markup=False, emoji=False)
             continue
         colour = "red" if issue.severity == "error" else "yellow"
-        err.print(f"{issue.location}: [{colour}]{issue.severity}:[/] ", end="")
+        err.print(f"{escape(issue.location)}: [{colour}]{issue.severity}:[/] ", end="")
         err.print(f"{issue.message} ({issue.code})", markup=False, emoji=False)
         if issue.msgid:
             err.print(f"    msgid: {issue.msgid}", markup=False, emoji=False, style="dim")
@@ -404,7 +408,9 @@ def main() -> None:
     try:
         app(prog_name="kbtrans")
     except KbtransError as exc:
-        err.print(f"[red]kbtrans: error:[/] {exc}", markup=True)
+        from rich.markup import escape
+
+        err.print(f"[red]kbtrans: error:[/] {escape(str(exc))}", markup=True)
         sys.exit(1)
     except InternalError as exc:
         err.print(f"kbtrans: internal error (a bug, please report it): {exc}")
