@@ -166,10 +166,9 @@ class _Spy:
         self.translator = translator
         self.seen: list[list[str]] = []
 
-    def translate_iterable(self, source: Iterator[list[str]], **kw: Any) -> Iterator[Any]:
-        items = list(source)
-        self.seen.extend(items)
-        return self.translator.translate_iterable(iter(items), **kw)  # type: ignore[no-any-return]
+    def translate_batch(self, source: list[list[str]], **kw: Any) -> Any:
+        self.seen.extend(source)
+        return self.translator.translate_batch(source, **kw)
 
 
 def test_edited_sentence_is_the_only_one_retranslated(argos_copy_packages: Path, tmp_path: Path) -> None:

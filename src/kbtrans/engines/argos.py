@@ -9,8 +9,8 @@ batched, length-sorted, de-duplicated stream over every sentence of the batch:
 2. copy sentences that have no letter (placeholders, numbers, punctuation) unchanged;
 3. look every other sentence up in the sentence cache (on disk under ``.kbtrans/mt-cache``, keyed
    by model and decoding options), then de-duplicate the rest across the whole batch;
-4. encode with SentencePiece, sort by length, and translate in one ``translate_iterable`` stream
-   (``batch_type="tokens"``, several CTranslate2 workers);
+4. encode with SentencePiece, sort by length, and translate in one asynchronous ``translate_batch``
+   stream (``batch_type="tokens"``, several CTranslate2 workers), taking results as they finish;
 5. decode with SentencePiece itself (argostranslate's tokenizer turns every ``_`` into a space),
    undo SentencePiece's NFKC normalisation wherever the model copied source text (``…``,
    non-breaking spaces, full-width forms, repeated spaces), store the result in the cache, and
@@ -577,16 +577,19 @@ class ArgosEngine:
         for group, max_decoding in groups:
             if not group:
                 continue
-            results = model.translator.translate_iterable(
-                (tokens[j] for j in group),
-                target_prefix=([prefix] for _ in group) if prefix else None,
+            # One asynchronous translate_batch over the whole (sorted) group: CTranslate2 cuts it into
+            # token-bounded batches and runs them on its workers; results are taken in order as they finish.
+            futures = model.translator.translate_batch(
+                [tokens[j] for j in group],
+                target_prefix=[[prefix] for _ in group] if prefix else None,
                 max_batch_size=opts.max_batch_tokens,
                 batch_type="tokens",
                 max_decoding_length=max_decoding,
+                asynchronous=True,
                 **opts.translate_kwargs(),
             )
-            for j, result in zip(group, results, strict=True):
-                yield j, list(result.hypotheses[0])
+            for j, future in zip(group, futures, strict=True):
+                yield j, list(future.result().hypotheses[0])
 
 
 def create(cfg: Config, *, fast: bool = False) -> ArgosEngine:

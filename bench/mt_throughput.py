@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Machine-translation throughput: naive argostranslate vs kbtrans' argos engine, on a stand-in model.
+
+    .venv/bin/python bench/mt_throughput.py [--segments 2000] [--repeats 3] [--beam 4] [--threads 2]
+                                            [--naive-sample 300] [--tiny] [--models DIR]
+
+No real RU→EN Argos model can be downloaded here, so the bench builds a stand-in with the shape of
+argos-train's standard Transformer base (6+6 layers, d_model 512, 8 heads, FFN 2048, one shared 50k
+SentencePiece vocabulary, tied embeddings, int8) using tests/support/argos_models.py. It is a *copy*
+model (its translation is its input), so every way of calling it decodes exactly the same number of
+tokens; CTranslate2 does the same work per token as for a real model of that shape. (The official
+RU↔EN 1.9 packages are about twice that size; their exact dimensions are not published.) The package
+carries a MiniSBD model that splits after ``.!?`` so argostranslate splits sentences too, as it would
+with a real package, and never downloads anything.
+
+Segments: paragraphs of ../shared/corpora/parallel-{rust-book,diplodoc}/ru (soft line breaks joined;
+code blocks, tables and HTML skipped), re-assembled sentence by sentence so that ~20 % of the
+sentences repeat an earlier one, as in a real knowledge base; without the corpora, generated Russian
+sentences. Measured (wall time, medians of ``--repeats``; the model is loaded before timing):
+
+* ``naive``: ``argostranslate.translate.translate(segment, "ru", "en")`` per segment, the way users call
+  it (beam ``--beam``, ``intra_threads`` = ``--threads``). Segments are independent calls, so this runs
+  on a deterministic sample of ``--naive-sample`` segments (0 = all) and reports segments/s;
+* ``kbtrans``: ``ArgosEngine.translate`` over all segments at the same beam (fresh sentence cache);
+* ``fast``: the ``--fast`` preset (greedy);
+* ``raw``: one bare ``translate_batch`` over the same unique sentences, pre-encoded and sorted, with
+  the engine's translator and options (the floor for kbtrans' own overhead).
+
+Keys of the last line (one JSON object): ``segments``, ``beam``, ``naive_seg_s``, ``kbtrans_seg_s``,
+``fast_seg_s``, ``raw_seg_s``, ``ratio`` (kbtrans ÷ naive), ``fast_ratio`` (fast ÷ naive),
+``overhead`` (1 − kbtrans ÷ raw) and ``identical`` (share of the naive sample's segments without markup
+or underscores whose kbtrans output equals argostranslate's), plus context (sentence counts, load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
+
+CORPORA = REPO.parent / "shared" / "corpora"
+_MARKUP = re.compile(r"[`\[\]<>*_$|{}\\#]|https?://")
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# -- segments -------------------------------------------------------------------------------------
+
+
+def _paragraphs(md: str) -> list[str]:
+    out: list[str] = []
+    in_code = False
+    for block in re.split(r"\n\s*\n", md):
+        lines = block.strip("\n").splitlines()
+        if not lines:
+            continue
+        fences = sum(1 for ln in lines if ln.lstrip().startswith(("```", "~~~")))
+        if in_code or fences:
+            in_code = in_code != (fences % 2 == 1)
+            continue
+        first = lines[0].lstrip()
+        if first.startswith(("|", "<", "{%", "    ", "\t", "#|", ":::")) or "{{" in block:
+            continue
+        text = " ".join(re.sub(r"^\s*(?:[-*+]|\d+\.|>)\s+", "", ln).strip() for ln in lines)
+        text = re.sub(r"^#+\s+", "", text).strip()
+        if len(text) > 20 and re.search(r"[а-яё]", text, re.I):
+            out.append(text)
+    return out
+
+
+def _corpus_paragraphs() -> list[str]:
+    paras: list[str] = []
+    for name in ("parallel-rust-book", "parallel-diplodoc"):
+        folder = CORPORA / name / "ru"
+        if folder.is_dir():
+            for path in sorted(p for p in folder.rglob("*.md") if p.name != "SUMMARY.md"):
+                paras.extend(_paragraphs(path.read_text(encoding="utf-8", errors="replace")))
+    return paras
+
+
+_WORDS_TEXT = (
+    "модель обучение данные код токен контекст слой внимание градиент функция выборка набор репозиторий "
+    "файл строка язык генерация оценка метрика тест задача решение пример шаг эпоха скорость память "
+    "архитектура трансформер декодер энкодер параметр веса оптимизатор инструкция ответ запрос система "
+    "поиск документ окно длина позиция словарь байт символ модуль библиотека сборка проверка качество"
+)
+_WORDS = _WORDS_TEXT.split(" ")
+
+
+def _generated_paragraphs(n: int, rng: random.Random) -> list[str]:
+    paras = []
+    for _ in range(n):
+        sents = []
+        for _ in range(rng.randint(1, 5)):
+            words = [rng.choice(_WORDS) for _ in range(rng.randint(5, 22))]
+            sents.append(" ".join(words).capitalize() + rng.choice([".", ".", ".", "?", "!"]))
+        paras.append(" ".join(sents))
+    return paras
+
+
+def make_segments(n: int, *, repeat: float = 0.24, seed: int = 0) -> tuple[list[str], str]:
+    """``n`` segments; a sentence slot repeats an earlier sentence with probability ``repeat`` (→ ~20 % repeats)."""
+    from kbtrans.sentences import sentences
+
+    rng = random.Random(seed)
+    paras = _corpus_paragraphs()
+    source = "parallel corpora (../shared/corpora)" if paras else "generated"
+    if not paras:
+        paras = _generated_paragraphs(max(n, 100), rng)
+    shapes: list[int] = []
+    fresh: list[str] = []
+    for p in paras:
+        sents = [s for s in sentences(p, "ru") if len(s.split()) <= 80 and s[-1] in ".!?…:;" and s[0].isupper()]
+        if sents:
+            shapes.append(len(sents))
+            fresh.extend(sents)
+    # Fresh sentences in corpus order; a repeat draws one of the sentences used so far.
+    segments: list[str] = []
+    used: list[str] = []
+    k = 0
+    while len(segments) < n:
+        parts = []
+        for _ in range(shapes[len(segments) % len(shapes)]):
+            if used and rng.random() < repeat:
+                parts.append(rng.choice(used))
+            else:
+                s = fresh[k % len(fresh)]
+                k += 1
+                parts.append(s)
+                used.append(s)
+        segments.append(" ".join(parts))
+    return segments, source
+
+
+# -- model ----------------------------------------------------------------------------------------
+
+
+def build_package(models: Path, tiny: bool) -> Path:
+    from tests.support.argos_models import BASE_SHAPE, BASE_VOCAB, TINY_SHAPE, TINY_VOCAB, ArgosModelCache
+
+    cache = ArgosModelCache(models)
+    shape = dict(TINY_SHAPE) if tiny else {**BASE_SHAPE, "quantization": "int8"}
+    vocab = TINY_VOCAB if tiny else BASE_VOCAB
+    t0 = time.perf_counter()
+    (pkg,) = cache.argosmodels("copy", pairs=[("ru", "en")], vocab_size=vocab, sentence_end_chars=".!?", **shape)
+    log(f"stand-in package: {pkg} ({pkg.stat().st_size / 1e6:.0f} MB, ready in {time.perf_counter() - t0:.1f} s)")
+    return pkg
+
+
+def _median(fn: Callable[[], float], repeats: int, label: str) -> float:
+    times = []
+    for r in range(repeats):
+        t = fn()
+        times.append(t)
+        log(f"  {label} run {r + 1}/{repeats}: {t:.2f} s")
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--segments", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--beam", type=int, default=4, help="beam size for naive and kbtrans (argostranslate: 4)")
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads for every variant")
+    ap.add_argument("--naive-sample", type=int, default=300, help="segments timed for naive (0 = all)")
+    ap.add_argument("--tiny", action="store_true", help="tiny model (smoke test), not the base-size stand-in")
+    ap.add_argument("--models", type=Path, default=Path(os.environ.get(
+        "KBTRANS_ARGOS_MODEL_CACHE", Path(tempfile.gettempdir()) / "kbtrans-bench-models")))
+    args = ap.parse_args(argv)
+
+    log(f"load average at start: {os.getloadavg()}")
+    os.environ["ARGOS_BEAM_SIZE"] = str(args.beam)
+    from tests.support.argos_models import argos_settings, install_package
+
+    settings = argos_settings()
+    settings.beam_size = args.beam
+    settings.intra_threads = args.threads
+    settings.inter_threads = 1
+    work = Path(tempfile.mkdtemp(prefix="kbtrans-mt-bench-"))
+    pkg = build_package(args.models, args.tiny)
+    install_package(pkg, work / "packages")
+
+    import argostranslate.translate
+
+    from kbtrans.config import Config
+    from kbtrans.engines.argos import ArgosEngine
+
+    segments, origin = make_segments(args.segments)
+    cfg = Config(root=work, threads=args.threads, device="cpu")
+    probe = ArgosEngine(cfg, cache=False)
+    from kbtrans.sentences import split
+
+    all_sents = [seg[s:e] for seg in segments for s, e in split(seg, "ru")]
+    unique = list(dict.fromkeys(all_sents))
+    log(f"{len(segments)} segments from {origin}: {len(all_sents)} sentences, {len(unique)} unique "
+        f"({1 - len(unique) / len(all_sents):.0%} repeats); threads {args.threads}, beam {args.beam}")
+
+    # (a) naive, on a sample
+    rng = random.Random(1)
+    sample_idx = sorted(rng.sample(range(len(segments)), args.naive_sample)) if 0 < args.naive_sample < len(
+        segments) else list(range(len(segments)))
+    sample = [segments[i] for i in sample_idx]
+    argostranslate.translate.translate("Разогрев.", "ru", "en")  # load the translator
+    naive_out: list[str] = []
+
+    def naive() -> float:
+        naive_out.clear()
+        t0 = time.perf_counter()
+        for seg in sample:
+            naive_out.append(argostranslate.translate.translate(seg, "ru", "en"))
+        return time.perf_counter() - t0
+
+    log(f"naive argostranslate.translate() per segment, {len(sample)} segments:")
+    naive_t = _median(naive, args.repeats, "naive")
+    naive_seg_s = len(sample) / naive_t
+
+    # (b) kbtrans engine and (c) fast
+    outputs: dict[bool, dict[int, str]] = {}
+
+    def engine_run(fast: bool) -> float:
+        root = Path(tempfile.mkdtemp(prefix="run-", dir=work))
+        engine = ArgosEngine(Config(root=root, threads=args.threads, device="cpu"), fast=fast)
+        engine.model("ru", "en")  # load before timing
+        t0 = time.perf_counter()
+        outputs[fast] = dict(engine.translate(segments, "ru", "en"))
+        return time.perf_counter() - t0
+
+    log(f"kbtrans engine (beam {args.beam}), {len(segments)} segments:")
+    kb_t = _median(lambda: engine_run(False), args.repeats, "kbtrans")
+    log(f"kbtrans engine --fast (greedy), {len(segments)} segments:")
+    fast_t = _median(lambda: engine_run(True), args.repeats, "fast")
+
+    # (d) raw translate_batch over the same unique sentences
+    model = probe.model("ru", "en")
+    tokens = sorted(model.encode(unique), key=len)
+    kwargs = {**model.options.translate_kwargs(), "max_decoding_length": 256}
+
+    def raw() -> float:
+        t0 = time.perf_counter()
+        model.translator.translate_batch(tokens, max_batch_size=model.options.max_batch_tokens, batch_type="tokens",
+                                         **kwargs)
+        return time.perf_counter() - t0
+
+    log(f"raw translate_batch over {len(unique)} unique sentences:")
+    raw_t = _median(raw, args.repeats, "raw")
+
+    plain = [k for k, i in enumerate(sample_idx) if not _MARKUP.search(segments[i])]
+    same = sum(1 for k in plain if outputs[False][sample_idx[k]] == naive_out[k])
+    identical = same / len(plain) if plain else 1.0
+    copies = sum(1 for i, s in enumerate(segments) if outputs[False][i] == s) / len(segments)
+    kb_seg_s, fast_seg_s, raw_seg_s = len(segments) / kb_t, len(segments) / fast_t, len(segments) / raw_t
+    result: dict[str, Any] = {
+        "segments": len(segments),
+        "beam": args.beam,
+        "naive_seg_s": round(naive_seg_s, 2),
+        "kbtrans_seg_s": round(kb_seg_s, 2),
+        "fast_seg_s": round(fast_seg_s, 2),
+        "raw_seg_s": round(raw_seg_s, 2),
+        "ratio": round(kb_seg_s / naive_seg_s, 2),
+        "fast_ratio": round(fast_seg_s / naive_seg_s, 2),
+        "overhead": round(1 - kb_seg_s / raw_seg_s, 3),
+        "identical": round(identical, 4),
+        "identical_of": len(plain),
+        "kbtrans_copies": round(copies, 4),
+        "naive_sample": len(sample),
+        "sentences": len(all_sents),
+        "unique_sentences": len(unique),
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "model": "tiny copy" if args.tiny else "copy, base shape (6+6, 512, 8 heads, FFN 2048, 50k, int8)",
+        "corpus": origin,
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+    }
+    log(f"naive {naive_seg_s:.2f} seg/s · kbtrans {kb_seg_s:.2f} seg/s ({result['ratio']}×) · fast {fast_seg_s:.2f} "
+        f"seg/s ({result['fast_ratio']}×) · raw translate_batch {raw_seg_s:.2f} seg/s (overhead "
+        f"{result['overhead']:.1%}) · identical {identical:.1%} of {len(plain)}")
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
