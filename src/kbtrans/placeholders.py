@@ -264,10 +264,12 @@ def protect(text: str, *, keep_terms: Sequence[str] = (), comments: bool = True)
 
 # ⟦ 3 ⟧, ⟦⟦3⟧⟧, ⟦3], [3⟧, ⟦3 (no closer), 3⟧ (no opener).
 _GARBLED = re.compile(
-    r"[⟦\[]*⟦[⟦\[]*\s*(\d{1,4})\s*[⟧\]]*|[⟦\[]*\s*(\d{1,4})\s*⟧[⟧\]]*"
+    r"\[*⟦[⟦\[]*\s*(\d{1,4})(?:\s*[⟧\]]+)?|(?:\[+\s*)?(?<!\d)(\d{1,4})\s*⟧[⟧\]]*"
 )
 _BRACKETED = re.compile(r"\[\[?\s*(\d{1,4})\s*\]\]?")
 _STRAY = re.compile(r"[⟦⟧]")
+_LETTER = re.compile(r"[^\W\d_]")
+_WORD = re.compile(r"[^\W_]+")
 
 Token = str | int
 
@@ -376,25 +378,47 @@ def _insert_missing(tokens: list[Token], masked: Masked, repairs: list[str]) -> 
             target = lo_c  # glued to the element before it in the source
         elif nxt == n + 1 and here + len(token(n)) == src.find(token(n + 1)):
             target = hi_c  # glued to the element after it
+        elif (partner := masked.partners[n]) >= 0 and partner in pos:
+            # an opener goes as many words before its closer as it enclosed in the source (and vice versa)
+            a, b = sorted((here, src.find(token(partner))))
+            words = max(1, len(_WORD.findall(PLACEHOLDER_RE.sub(" ", src[a:b]))))
+            at = offsets[pos[partner]]
+            if n < partner:
+                found = list(_WORD.finditer(flat, lo_c, max(lo_c, min(at, hi_c))))
+                target = found[max(0, len(found) - words)].start() if found else min(at, hi_c)
+            else:
+                found = list(_WORD.finditer(flat, max(at + 1, lo_c), hi_c))
+                target = found[min(words, len(found)) - 1].end() if found else max(at + 1, lo_c)
+            target = min(max(target, lo_c), hi_c)
         else:
-            target = _snap(flat, min(max(round(rel[n] * len(flat)), lo_c), hi_c), lo_c, hi_c)
+            glued_left = here > 0 and not src[here - 1].isspace()
+            glued_right = here + len(token(n)) < len(src) and not src[here + len(token(n))].isspace()
+            target = _snap(flat, min(max(round(rel[n] * len(flat)), lo_c), hi_c), lo_c, hi_c,
+                           word_end=glued_left and not glued_right)
         tokens = _split_at(tokens, offsets, target, n)
         tokens = _space_like_source(tokens, n, src, here)
     repairs.append("restored missing " + ", ".join(_describe(masked, n) for n in missing))
     return tokens
 
 
-def _snap(flat: str, target: int, lo: int, hi: int) -> int:
-    """Move ``target`` to the nearest word boundary (after a space, or an end) within [lo, hi]."""
-    best = target
-    for d in range(0, max(1, hi - lo) + 1):
+def _snap(flat: str, target: int, lo: int, hi: int, word_end: bool = False) -> int:
+    """Move ``target`` to the nearest word boundary within [lo, hi].
+
+    A word start (after a space) by default; with ``word_end`` the end of a word (before a space or
+    punctuation), for an element the source glued to the word before it (a closing ``**``, a ``]]``).
+    """
+    def ok(cand: int) -> bool:
+        if cand in (0, len(flat)) or flat[cand - 1] == "\0" or flat[cand] == "\0":
+            return True
+        if word_end:
+            return not flat[cand - 1].isspace() and (flat[cand].isspace() or flat[cand] in ".,;:!?)»\"")
+        return flat[cand - 1] == " "
+
+    for d in range(0, min(60, hi - lo) + 1):
         for cand in (target - d, target + d):
-            if lo <= cand <= hi and (cand in (0, len(flat)) or flat[cand - 1] == " " or flat[cand - 1] == "\0"
-                                     or flat[cand] == "\0"):
+            if lo <= cand <= hi and ok(cand):
                 return cand
-        if d > 40:
-            break
-    return best
+    return target
 
 
 def _split_at(tokens: list[Token], offsets: list[int], target: int, n: int) -> list[Token]:
@@ -462,8 +486,41 @@ def transliterate(word: str) -> str:
     return out[:1].upper() + out[1:] if word[:1].isupper() else out
 
 
-def _clean(chunk: str, prev: str | None, nxt: str | None, stage: int, target_lang: str) -> str:
-    """One piece of model text between placeholders (``prev``/``nxt`` are their originals)."""
+# What must not touch a tag or URL on its left (their scanner lookbehinds), or extend them on the right.
+_BEFORE_TAG = re.compile(r"[\w#&/\\\]`]$")
+_BEFORE_URL = re.compile(r"[\w/<(\[\"']$")
+_AFTER_TAG = re.compile(r"^[\w/\-]")
+_AFTER_URL = re.compile(r"^(?:[^\s<>()\[\].,;:!?'\"*_~]|[.,;:!?'\"*_~][^\s<>()\[\]])")
+
+
+def _glues_after(prev: str, prev_kind: str, chunk: str) -> bool:
+    """Would ``chunk`` right after the element ``prev`` change how it is read?"""
+    return bool(
+        (prev.endswith("]") and chunk[:1] in ("(", "[", ":"))
+        or (prev_kind == markup.TAG and _AFTER_TAG.search(chunk))
+        or (prev_kind == markup.URL and not prev.startswith("<") and _AFTER_URL.search(chunk))
+        or (prev_kind == markup.MATH and chunk[:1].isdigit())
+        or (prev.endswith("`") and chunk.startswith("`")))
+
+
+def _guard(chunk: str, prev: str | None, prev_kind: str, nxt: str | None, nxt_kind: str) -> str:
+    """Keep the model's text from changing how the elements next to it are read."""
+    if nxt is not None:
+        chunk = chunk.rstrip("\\") if not chunk.endswith(("\\*", "\\_", "\\~", "\\=")) else chunk
+        if nxt.startswith("["):
+            chunk = chunk.rstrip("!^")
+        if (nxt_kind == markup.TAG and _BEFORE_TAG.search(chunk)) or (
+                nxt_kind == markup.URL and not nxt.startswith("<") and _BEFORE_URL.search(chunk)):
+            chunk += " "
+        if nxt.startswith("`") and chunk.endswith("`"):
+            chunk += " "
+    if prev is not None and _glues_after(prev, prev_kind, chunk):
+        chunk = " " + chunk
+    return chunk
+
+
+def _clean(chunk: str, prev: int | None, nxt: int | None, masked: Masked, stage: int, target_lang: str) -> str:
+    """One piece of model text between placeholders ``prev`` and ``nxt``."""
     chunk = _STRAY.sub("", chunk.replace("\n", " "))
     if stage >= 1:
         chunk = chunk.translate(_NEUTRAL).replace("%%", "% %").replace("://", ": //")
@@ -471,12 +528,8 @@ def _clean(chunk: str, prev: str | None, nxt: str | None, stage: int, target_lan
         chunk = _UNSAFE_TEXT.sub(lambda m: m.group().replace(":", "꞉").replace("=", "꞊"), chunk)
         if target_lang == "en":
             chunk = _CYRILLIC_WORD.sub(lambda m: transliterate(m.group()), chunk)
-    if nxt is not None:
-        chunk = chunk.rstrip("\\") if not chunk.endswith(("\\*", "\\_", "\\~", "\\=")) else chunk
-        if nxt.startswith("["):
-            chunk = chunk.rstrip("!^")
-    if prev is not None and prev.endswith("]") and chunk[:1] in ("(", "[", ":"):
-        chunk = " " + chunk
+    chunk = _guard(chunk, None if prev is None else masked.originals[prev], "" if prev is None else masked.kinds[prev],
+                   None if nxt is None else masked.originals[nxt], "" if nxt is None else masked.kinds[nxt])
     if stage >= 2:
         if prev is not None and chunk and not chunk[0].isspace():
             chunk = " " + chunk
@@ -489,14 +542,15 @@ def _assemble(tokens: list[Token], masked: Masked, stage: int, target_lang: str)
     parts: list[str] = []
     for i, t in enumerate(tokens):
         if isinstance(t, int):
-            if stage >= 2 and i > 0 and isinstance(tokens[i - 1], int):
-                parts.append(" ")
+            before = tokens[i - 1] if i > 0 else None
+            if isinstance(before, int) and (stage >= 2 or token(before) + token(t) not in masked.text):
+                parts.append(" ")  # side by side only where the source had them so
             parts.append(masked.originals[t])
             continue
         prev = tokens[i - 1] if i > 0 else None
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        parts.append(_clean(t, masked.originals[prev] if isinstance(prev, int) else None,
-                            masked.originals[nxt] if isinstance(nxt, int) else None, stage, target_lang))
+        parts.append(_clean(t, prev if isinstance(prev, int) else None, nxt if isinstance(nxt, int) else None,
+                            masked, stage, target_lang))
     return "".join(parts).strip()
 
 
@@ -546,6 +600,9 @@ def restore(output: str, masked: Masked, *, segments: Sequence[Segment] = (), so
     tokens = _order_pairs(tokens, masked, repairs)
     notes = ("", "neutralised markup characters (or Russian words) the model added",
              "neutralised markup characters (or Russian words) the model added and spaced placeholders apart")
+    words = "".join(t for t in tokens if isinstance(t, str))
+    if _LETTER.search(PLACEHOLDER_RE.sub("", masked.text)) and not _LETTER.search(words):
+        return Restored(masked.source, (*repairs, "the model returned no text; source text kept"), fallback=True)
     for stage in range(3):
         text = _assemble(tokens, masked, stage, target_lang)
         if valid(masked.source, text, segments, source_lang=source_lang, target_lang=target_lang,
