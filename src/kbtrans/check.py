@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import Any
 
 from kbtrans import catalog, glossary, markup, parallel, project, splice
 from kbtrans.config import Config
@@ -161,6 +162,18 @@ _UNSAFE = re.compile(
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
+@lru_cache(maxsize=4096)
+def _plain(text: str, comments: bool) -> str:
+    """:func:`kbtrans.markup.plain_text`, memoised: several checks look at the same texts."""
+    return markup.plain_text(text, comments=comments)
+
+
+@lru_cache(maxsize=4096)
+def _signature(text: str, comments: bool) -> Counter[tuple[str, str]]:
+    """:func:`kbtrans.markup.signature`, memoised (callers must not modify the result)."""
+    return markup.signature(text, comments=comments)
+
+
 def _short(value: str, n: int = 60) -> str:
     value = value.replace("\n", "⏎")
     return value if len(value) <= n else value[: n - 1] + "…"
@@ -172,8 +185,8 @@ def _is_external(target: str) -> bool:
 
 def check_markup(e: Entry) -> Iterator[Finding]:
     """Protected markup added, lost or changed (errors); additions the source lacks are safety errors."""
-    want = markup.signature(e.msgid, comments=e.comments)
-    got = markup.signature(e.msgstr, comments=e.comments)
+    want = _signature(e.msgid, e.comments)
+    got = _signature(e.msgstr, e.comments)
     if want == got:
         return
     lost_all, added_all = want - got, got - want
@@ -254,7 +267,7 @@ def check_active_content(e: Entry) -> Iterator[Finding]:
         yield Finding(ERROR, "unsafe-script", f"the translation introduces active content {pattern!r}"
                       + (f" ×{n}" if n > 1 else ""),
                       "remove it: a translation must not add scripts, event handlers or javascript: links")
-    known = markup.signature(e.msgstr, comments=e.comments)
+    known = _signature(e.msgstr, e.comments)
     tags = {v for (k, v) in known if k == markup.HTML}
     for html, _n in (_raw_html(e.msgstr) - _raw_html(e.msgid)).items():
         if html in tags:
@@ -270,7 +283,7 @@ _ESCAPE = re.compile(r"\\[\\*_~=]")
 
 
 def _delimiters(text: str, comments: bool) -> Counter[str]:
-    plain = _ESCAPE.sub("", markup.plain_text(text, comments=comments))
+    plain = _ESCAPE.sub("", _plain(text, comments))
     out: Counter[str] = Counter()
     for name, rx in _EMPHASIS:
         out[name] = len(rx.findall(plain))
@@ -344,7 +357,7 @@ LONG_WORDS = 4
 
 
 def _prose(e: Entry, text: str) -> str:
-    return markup.plain_text(text, comments=e.comments)
+    return _plain(text, e.comments)
 
 
 def check_script(e: Entry) -> Iterator[Finding]:
@@ -449,8 +462,15 @@ ENTRY_CHECKS: tuple[Check, ...] = (check_markup, check_active_content, check_emp
                                    check_glossary)
 
 
+#: The checks that can find something in a translation identical to its source (the others compare
+#: the two texts, so they cannot).
+IDENTITY_CHECKS: tuple[Check, ...] = (check_identical,)
+
+
 def findings(e: Entry, checks: Sequence[Check] = ENTRY_CHECKS) -> list[Finding]:
     """Everything ``checks`` say about ``e``."""
+    if e.msgstr == e.msgid:
+        checks = [c for c in checks if c in IDENTITY_CHECKS]
     return [f for c in checks for f in c(e)]
 
 
@@ -557,8 +577,12 @@ class _NoteResult:
 
 
 def check_catalog(cfg: Config, note: Note, lang: str, g: glossary.Glossary,
-                  *, strict: bool = False) -> tuple[list[Issue], int]:
-    """Issues of ``note``'s catalog for ``lang``, and how many translated entries were examined."""
+                  *, strict: bool = False, fresh: bool = False) -> tuple[list[Issue], int]:
+    """Issues of ``note``'s catalog for ``lang``, and how many translated entries were examined.
+
+    ``fresh`` says the last ``extract`` saw this very note and catalog (same size and mtime), so
+    ``extract`` would skip it: the (costly) merge that detects a stale catalog is not needed.
+    """
     path = catalog.catalog_path(cfg.locales_dir, lang, note.stem)
     name = _rel(cfg, path)
     issues: list[Issue] = []
@@ -569,8 +593,8 @@ def check_catalog(cfg: Config, note: Note, lang: str, g: glossary.Glossary,
                                 "run `kbtrans extract`"))
         return issues, 0
     try:
-        merged = catalog.merge(path, note, lang, source_ref=project.source_ref(cfg, note.path),
-                               project=cfg.root.name or "kbtrans")
+        merged = None if fresh else catalog.merge(path, note, lang, source_ref=project.source_ref(cfg, note.path),
+                                                  project=cfg.root.name or "kbtrans")
         messages = catalog.read(path)
     except CatalogError as exc:
         msg = str(exc)
@@ -578,7 +602,7 @@ def check_catalog(cfg: Config, note: Note, lang: str, g: glossary.Glossary,
         issues.append(Issue(ERROR, "po-syntax", name, exc.line, "", msg.removeprefix(prefix),
                             "fix the PO syntax by hand (or restore the file), then run `kbtrans extract`"))
         return issues, 0
-    if merged.text is not None:
+    if merged is not None and merged.text is not None:
         issues.append(Issue(ERROR, "catalog-stale", name, None, "",
                             f"out of date with {project.source_ref(cfg, note.path)}: `kbtrans extract` would "
                             "change it (the note was edited after the last extract)",
@@ -601,7 +625,8 @@ def check_catalog(cfg: Config, note: Note, lang: str, g: glossary.Glossary,
 
 
 def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary, strict: bool,
-         rel: str) -> _NoteResult | KbtransError:
+         job: tuple[str, frozenset[str]]) -> _NoteResult | KbtransError:
+    rel, fresh = job
     try:
         note = project.load_note(cfg, rel)
     except KbtransError as exc:
@@ -616,11 +641,35 @@ def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary, strict: bool
                                     f"catalog in the note's own language ({lang}): it is never used",
                                     "delete it (the note is written in this language)"))
             continue
-        found, n = check_catalog(cfg, note, lang, g, strict=strict)
+        found, n = check_catalog(cfg, note, lang, g, strict=strict, fresh=lang in fresh)
         issues.extend(found)
         catalogs += 1
         entries += n
     return _NoteResult(issues, catalogs, entries)
+
+
+def _extract_state(cfg: Config) -> dict[str, Any]:
+    """What the last ``extract`` recorded (``.kbtrans/extract.json``), or {}."""
+    from kbtrans import extract, state
+
+    for no_obsolete in (False, True):
+        seen = state.load(cfg.cache_dir / "extract.json", extract._fingerprint(cfg, no_obsolete))
+        if seen:
+            return seen
+    return {}
+
+
+def _fresh(cfg: Config, rel: str, seen: object) -> frozenset[str]:
+    """The languages whose catalog of ``rel`` is exactly as the last extract left it (with the note)."""
+    from kbtrans import state
+
+    if not isinstance(seen, dict) or seen.get("stat") != state.stat_key(cfg.content_dir / rel):
+        return frozenset()
+    po = seen.get("po")
+    if not isinstance(po, dict):
+        return frozenset()
+    return frozenset(lang for lang, st in po.items()
+                     if st is not None and state.stat_key(catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])) == st)
 
 
 def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
@@ -645,7 +694,9 @@ def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
         issues.append(Issue(ERROR, "glossary-invalid", where, exc.line, "", str(exc).removeprefix(prefix),
                             "fix the glossary file"))
     inv = project.inventory(cfg)
-    results = list(parallel.pmap(partial(_one, cfg, langs, g, strict), list(inv.notes), jobs=jobs))
+    seen = _extract_state(cfg)
+    work = [(rel, _fresh(cfg, rel, seen.get(rel))) for rel in inv.notes]
+    results = list(parallel.pmap(partial(_one, cfg, langs, g, strict), work, jobs=jobs))
     catalogs = entries = 0
     for r in results:
         if isinstance(r, KbtransError):

@@ -232,20 +232,29 @@ def _format(value: str, allowed: tuple[str, ...]) -> str:
 
 
 def _print_issues(issues: Any, github: bool) -> None:
-    from rich.markup import escape
+    """Issues as GitHub annotations (stdout) or as text (stderr; coloured on a terminal, in one go)."""
+    from rich.text import Text
 
     from kbtrans.check import annotation
 
-    for issue in issues:
-        if github:
-            out.print(annotation(issue), markup=False, emoji=False)
-            continue
-        colour = "red" if issue.severity == "error" else "yellow"
-        err.print(f"{escape(issue.location)}: [{colour}]{issue.severity}:[/] ", end="")
-        err.print(f"{issue.message} ({issue.code})", markup=False, emoji=False)
-        if issue.msgid:
-            err.print(f"    msgid: {issue.msgid}", markup=False, emoji=False, style="dim")
-        err.print(f"    fix: {issue.hint}", markup=False, emoji=False, style="dim")
+    if github:
+        out.file.write("".join(annotation(i) + "\n" for i in issues))
+        return
+    if not err.is_terminal:  # plain text is much faster than Rich for thousands of lines
+        err.file.write("".join(
+            f"{i.location}: {i.severity}: {i.message} ({i.code})\n"
+            + (f"    msgid: {i.msgid}\n" if i.msgid else "") + f"    fix: {i.hint}\n"
+            for i in issues))
+        return
+    text = Text()
+    for i in issues:
+        text.append(f"{i.location}: ")
+        text.append(f"{i.severity}:", style="red" if i.severity == "error" else "yellow")
+        text.append(f" {i.message} ({i.code})\n")
+        if i.msgid:
+            text.append(f"    msgid: {i.msgid}\n", style="dim")
+        text.append(f"    fix: {i.hint}\n", style="dim")
+    err.print(text, end="")
 
 
 @app.command()
