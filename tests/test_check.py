@@ -310,3 +310,32 @@ def test_identity_corpus_has_no_errors(cli, kb: Path, corpus: str) -> None:
     shutil.rmtree(kb / "content")
     shutil.copytree(src, kb / "content", ignore=shutil.ignore_patterns("*.json", "README.md"))
     assert _identity_errors(cli, kb) == []
+
+
+def test_ci_examples_are_valid() -> None:
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((REPO / "examples" / "github-actions.yml").read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["locales"]["steps"]
+    runs = " ".join(s.get("run", "") for s in steps)
+    assert "pip install kbtrans" in runs and "kbtrans check" in runs and "kbtrans build --strict" in runs
+    assert any(s.get("uses", "").startswith("actions/upload-artifact") and "build/" in s["with"]["path"]
+               for s in steps)
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    hook = next(h for h in hooks if h["id"] == "kbtrans-check")
+    assert hook["entry"] == "kbtrans check" and hook["pass_filenames"] is False
+    files = re.compile(hook["files"])
+    assert files.search("content/a.md") and files.search("locales/en/LC_MESSAGES/a.po")
+    assert files.search("glossary.csv") and not files.search("src/x.py")
+
+
+def test_strict_build_with_min_translated_skips_without_failing(cli, tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    (kb / "content").mkdir(parents=True)
+    (kb / "content" / "a.md").write_text("Абзац.\n", encoding="utf-8")
+    (kb / "content" / "b.md").write_text("Другой абзац.\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    fill_catalogs(kb / "locales", lambda s: {"Абзац.": "Paragraph.", "Другой абзац.": ""}[s])
+    r = cli("-C", kb, "build", "--strict", "--min-translated", "50")
+    assert r.exit_code == 0, r.output
+    assert "skipped: en/b.md is 0.0% translated" in r.stderr
+    assert (kb / "build" / "en" / "a.md").read_text(encoding="utf-8") == "Paragraph.\n"
