@@ -13,14 +13,7 @@ from kbtrans.model import Note, Segment, Span
 from kbtrans.segment import parser, yaml_quote
 
 _RISKY_START = re.compile(r"^(?:[#>+*=_~`$<|\[-]|\d{1,9}[.)])", re.MULTILINE)
-# A line start that can open a block (heading, quote, list, fence, setext underline, HTML, math, definition,
-# thematic break or table delimiter row). Group "num" is an ordered-list number (escaped after the digits).
-_BLOCK_START = re.compile(
-    r"""^(?:(?P<num>\d{1,9})[.)](?:[ \t]|$)
-    |\#{1,6}(?:[ \t]|$) | > | [-+*](?:[ \t]|$) | (?:[-*_][ \t]*){3,}$ | `{3,} | ~{3,} | =+[ \t]*$ | -+[ \t]*$
-    | <[A-Za-z/!?] | \$\$ | \[[^\]]*\]: | \|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$)""",
-    re.VERBOSE,
-)
+_ORDERED = re.compile(r"(\d{1,9})[.)]")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 _UNESCAPED_TITLE_DELIM = re.compile(r"(?<!\\)([\"'()])")
 
@@ -30,18 +23,23 @@ def _continuation(prefix: str) -> str:
     return re.sub(r"[^>\s]", " ", prefix)
 
 
-def _is_one_paragraph(text: str) -> bool:
-    tokens = parser().parse(text)
-    return len(tokens) == 3 and tokens[0].type == "paragraph_open" and tokens[0].map == [0, text.count("\n") + 1]
-
-
 def _escape_line_start(line: str) -> str:
-    m = _BLOCK_START.match(line)
-    if not m:
-        return line
-    if m.group("num"):
-        return m.group("num") + "\\" + line[len(m.group("num")):]
-    return "\\" + line
+    """``line`` with the character that makes it start a block backslash-escaped (unchanged if none)."""
+    m = _ORDERED.match(line)
+    if m:
+        return m.group(1) + "\\" + line[len(m.group(1)):]
+    if line[:1] in ("`", "~", "$"):
+        # A backslash would leave the rest of the run to pair with a later code span, strikethrough or
+        # formula: write the whole run as character references instead (they render the same).
+        run = len(line) - len(line.lstrip(line[0]))
+        return f"&#{ord(line[0])};" * run + line[run:]
+    if line[:1] == "[":
+        # "[label]:" would start a definition; escape both brackets so link texts stay balanced.
+        close = line.find("]")
+        return "\\" + (line if close < 0 else line[:close] + "\\" + line[close:])
+    if line and line[0].isascii() and not line[0].isalnum() and not line[0].isspace() and line[0] != "\\":
+        return "\\" + line
+    return line
 
 
 def fit(segment: Segment, text: str) -> str | None:
@@ -65,12 +63,32 @@ def fit(segment: Segment, text: str) -> str | None:
             one = _UNESCAPED_PIPE.sub(r"\\|", one)
         return one
     lines[-1] = lines[-1].rstrip()
-    out = "\n".join(lines)
-    if _RISKY_START.search(out) and not _is_one_paragraph(out):
-        out = "\n".join(_escape_line_start(line) for line in lines)
-        if not _is_one_paragraph(out):
+    if not _RISKY_START.search("\n".join(lines)):
+        return "\n".join(lines)
+    # Escape, one at a time, exactly the lines that would start a block of their own.
+    for _ in range(len(lines) + 1):
+        bad = _first_block_line(lines)
+        if bad is None:
+            return "\n".join(lines)
+        escaped = _escape_line_start(lines[bad])
+        if escaped == lines[bad]:
             return None
-    return out
+        lines[bad] = escaped
+    return None
+
+
+def _first_block_line(lines: list[str]) -> int | None:
+    """The first line of ``lines`` that is not part of one single paragraph, or None if they are one."""
+    tokens = parser().parse("\n".join(lines))
+    if not tokens or tokens[0].map is None:
+        return 0
+    first = tokens[0]
+    assert first.map is not None
+    if first.type == "paragraph_open" and first.map[0] == 0:
+        return None if first.map[1] >= len(lines) and len(tokens) == 3 else first.map[1]
+    if first.type == "heading_open" and first.markup in ("=", "-") and first.map[0] == 0:
+        return first.map[1] - 1  # a setext underline
+    return first.map[0]
 
 
 def render(note: Note, replacements: Mapping[int, str], lang_value: str | None = None) -> str:
