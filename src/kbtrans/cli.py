@@ -213,6 +213,8 @@ def translate(
     parts = [f"{report.translated} entries machine-translated" + (f" with {report.engine}" if report.engine else "")
              + (f" ({report.unique} distinct: {dirs})" if dirs else "") + f" in {report.seconds:.1f} s{rate}",
              f"{report.memory} from translation memory"]
+    if report.copied:
+        parts.append(f"{report.copied} copied (nothing to translate)")
     if report.repaired:
         parts.append(f"{report.repaired} with repaired markup")
     if report.fallbacks:

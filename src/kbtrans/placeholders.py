@@ -530,10 +530,23 @@ def _clean(chunk: str, prev: int | None, nxt: int | None, masked: Masked, stage:
             chunk = _CYRILLIC_WORD.sub(lambda m: transliterate(m.group()), chunk)
     chunk = _guard(chunk, None if prev is None else masked.originals[prev], "" if prev is None else masked.kinds[prev],
                    None if nxt is None else masked.originals[nxt], "" if nxt is None else masked.kinds[nxt])
+    # Emphasis hugs its text: no space inside "**…**"; an "_" is a delimiter only off a word's edge.
+    prev_inner = prev is not None and masked.kinds[prev] == EMPHASIS and masked.partners[prev] > prev
+    nxt_inner = nxt is not None and masked.kinds[nxt] == EMPHASIS and 0 <= masked.partners[nxt] < nxt
+    if prev_inner:
+        chunk = chunk.lstrip()
+    if nxt_inner:
+        chunk = chunk.rstrip()
+    if (prev is not None and masked.kinds[prev] == EMPHASIS and not prev_inner
+            and masked.originals[prev].startswith("_") and chunk[:1].isalnum()):
+        chunk = " " + chunk
+    if (nxt is not None and masked.kinds[nxt] == EMPHASIS and not nxt_inner
+            and masked.originals[nxt].startswith("_") and chunk[-1:].isalnum()):
+        chunk += " "
     if stage >= 2:
-        if prev is not None and chunk and not chunk[0].isspace():
+        if prev is not None and not prev_inner and chunk and not chunk[0].isspace():
             chunk = " " + chunk
-        if nxt is not None and chunk and not chunk[-1].isspace():
+        if nxt is not None and not nxt_inner and chunk and not chunk[-1].isspace():
             chunk = chunk + " "
     return chunk
 
@@ -551,7 +564,20 @@ def _assemble(tokens: list[Token], masked: Masked, stage: int, target_lang: str)
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         parts.append(_clean(t, prev if isinstance(prev, int) else None, nxt if isinstance(nxt, int) else None,
                             masked, stage, target_lang))
-    return "".join(parts).strip()
+    return _escape_start("".join(parts).strip())
+
+
+# A line start that would open a block (as kbtrans.check reads it): heading, list, quote, fence, definition.
+_BLOCK_START = re.compile(r"(?:#{1,6}(?=[ \t]|$)|[-+*](?=[ \t]+\S)|(\d{1,9})[.)](?=[ \t]|$)|>|```|~~~|\[\^?[^\]]*\]:)")
+
+
+def _escape_start(text: str) -> str:
+    m = _BLOCK_START.match(text)
+    if m is None:
+        return text
+    if m.group(1):
+        return m.group(1) + "\\" + text[len(m.group(1)):]
+    return "\\" + text
 
 
 def problems(source: str, text: str, segments: Sequence[Segment] = (), *, source_lang: str = "",
@@ -559,7 +585,8 @@ def problems(source: str, text: str, segments: Sequence[Segment] = (), *, source
     """Why ``build`` would not use ``text`` as the translation of ``source`` in one of ``segments``.
 
     The same checks as ``build``: :func:`kbtrans.check.blocking` (markup, active content, emphasis,
-    Russian left in English) and :func:`kbtrans.splice.fit`. Without segments (a stale catalog entry)
+    Russian left in English), the errors of ``kbtrans check`` (which ``build --strict`` runs first) and
+    :func:`kbtrans.splice.fit`. Without segments (a stale catalog entry)
     only the markup is compared.
     """
     from kbtrans import check
@@ -573,6 +600,8 @@ def problems(source: str, text: str, segments: Sequence[Segment] = (), *, source
     out: list[str] = []
     for seg in segments:
         found = check.blocking(seg, text, source_lang, target_lang, comments=comments)
+        entry = check.Entry(source, text, seg, source_lang, target_lang, comments=comments)
+        found.extend(f.message for f in check.findings(entry) if f.severity == check.ERROR)
         if not found and fit(seg, text) is None:
             found = ["would change the block structure"]
         out.extend(found)

@@ -7,8 +7,9 @@ is never touched.
 
 1. Translation memory: a msgid already reviewed (non-fuzzy) in another catalog of the same locale is
    reused, marked fuzzy (its context may differ) with ``#. kbtrans-mt: memory <that catalog>``.
-2. Everything else is grouped by direction (source → target) across the whole knowledge base,
-   de-duplicated, its markup protected (:mod:`kbtrans.placeholders`, soft line breaks joined), and sent
+2. A text with nothing to translate (only markup, numbers or do-not-translate terms) is copied.
+3. Everything else is grouped by direction (source → target) across the whole knowledge base,
+   de-duplicated (by masked text), its markup protected (:mod:`kbtrans.placeholders`, soft line breaks joined), and sent
    to the engine as one stream per direction. As results arrive they are restored, repaired and
    validated, and written into their catalogs (fuzzy, ``#. kbtrans-mt: <engine provenance>``, plus
    ``#. kbtrans-mt-repair: …`` when placeholders were repaired).
@@ -20,6 +21,7 @@ when the run is interrupted or the engine fails — so a re-run resumes where th
 from __future__ import annotations
 
 import fnmatch
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -39,6 +41,7 @@ MT_PREFIX = "kbtrans-mt:"
 REPAIR_PREFIX = "kbtrans-mt-repair:"
 #: Existing comment lines starting with this are replaced when an entry is (re)translated.
 _REPLACE_PREFIX = "kbtrans-mt"
+_LETTER = re.compile(r"[^\W\d_]")
 
 Progress = Callable[[int, int], None]
 
@@ -71,14 +74,16 @@ class TranslateReport:
     """Entries that needed a translation."""
     memory: int = 0
     """Entries filled from translation memory."""
+    copied: int = 0
+    """Entries with nothing to translate (only markup, numbers, do-not-translate terms), copied as they are."""
     translated: int = 0
     """Entries filled by the engine."""
     unique: int = 0
-    """Distinct texts sent to the engine (all directions)."""
+    """Distinct (masked) texts sent to the engine, all directions together."""
     repaired: int = 0
-    """Distinct texts whose placeholders or markup had to be repaired."""
+    """Distinct msgids (per direction) whose placeholders or markup had to be repaired."""
     fallbacks: int = 0
-    """Distinct texts whose engine output was unusable (the source text was kept, fuzzy)."""
+    """Distinct msgids (per direction) whose engine output was unusable (the source text was kept, fuzzy)."""
     directions: dict[str, int] = field(default_factory=dict)
     """Distinct texts per direction ("ru→en")."""
     written: tuple[Path, ...] = ()
@@ -225,40 +230,51 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
         else:
             to_engine.append(it)
 
-    # 2. One de-duplicated stream per direction.
-    groups: dict[tuple[str, str], dict[str, list[_Item]]] = {}
+    # 2. Texts with nothing to translate (only markup, numbers, do-not-translate terms) are copied;
+    # 3. the rest goes to the engine: one stream per direction, de-duplicated by masked text.
+    streams: dict[tuple[str, str], dict[str, dict[str, tuple[placeholders.Masked, list[_Item]]]]] = {}
+    masks: dict[str, placeholders.Masked] = {}
+    n_copied = 0
     for it in to_engine:
-        groups.setdefault((it.source, it.target), {}).setdefault(it.msgid, []).append(it)
-    total = sum(len(g) for g in groups.values())
-    engine = engines.create(options.engine or cfg.engine, cfg, fast=options.fast) if groups else None
+        mask = masks.get(it.msgid)
+        if mask is None:
+            mask = masks[it.msgid] = placeholders.protect(it.msgid, keep_terms=keep, comments=comments)
+        if not _LETTER.search(placeholders.PLACEHOLDER_RE.sub("", mask.text)):
+            writer.add(it.path, catalog.Fill(it.msgid, it.msgid, True, f"{MT_PREFIX} copied (nothing to translate)",
+                                             _REPLACE_PREFIX, drop_previous=True))
+            n_copied += 1
+            continue
+        variants = streams.setdefault((it.source, it.target), {}).setdefault(mask.text, {})
+        variants.setdefault(it.msgid, (mask, []))[1].append(it)
+    total = sum(len(g) for g in streams.values())
+    engine = engines.create(options.engine or cfg.engine, cfg, fast=options.fast) if streams else None
 
     done = repaired = fallbacks = translated = 0
     try:
         writer.flush()
         if progress is not None:
             progress(0, total)
-        for (src, tgt), by_msgid in groups.items():
+        for (src, tgt), stream in streams.items():
             assert engine is not None
-            texts = list(by_msgid)
-            masked = [placeholders.protect(t, keep_terms=keep, comments=comments) for t in texts]
+            texts = list(stream)
             provenance = f"{MT_PREFIX} {engine.provenance(src, tgt)}"
             answered: set[int] = set()
-            for i, output in engine.translate([m.text for m in masked], src, tgt):
+            for i, output in engine.translate(texts, src, tgt):
                 if i in answered or not 0 <= i < len(texts):
                     continue
                 answered.add(i)
-                group = by_msgid[texts[i]]
-                restored = placeholders.restore(output, masked[i], segments=[s for it in group for s in it.segments],
-                                                source_lang=src, target_lang=tgt)
-                comment = provenance
-                if restored.repairs:
-                    repaired += 1
-                    comment += f"\n{REPAIR_PREFIX} {restored.comment}"
-                fallbacks += restored.fallback
-                for it in group:
-                    writer.add(it.path, catalog.Fill(it.msgid, restored.text, True, comment, _REPLACE_PREFIX,
-                                                     drop_previous=True))
-                    translated += 1
+                for msgid, (masked, group) in stream[texts[i]].items():
+                    restored = placeholders.restore(output, masked, segments=[s for it in group for s in it.segments],
+                                                    source_lang=src, target_lang=tgt)
+                    comment = provenance
+                    if restored.repairs:
+                        repaired += 1
+                        comment += f"\n{REPAIR_PREFIX} {restored.comment}"
+                    fallbacks += restored.fallback
+                    for it in group:
+                        writer.add(it.path, catalog.Fill(msgid, restored.text, True, comment, _REPLACE_PREFIX,
+                                                         drop_previous=True))
+                        translated += 1
                 done += 1
                 if progress is not None:
                     progress(done, total)
@@ -267,9 +283,9 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
         writer.flush()
 
     return TranslateReport(
-        notes=len(rels), catalogs=n_catalogs, todo=len(items), memory=n_memory, translated=translated,
-        unique=total, repaired=repaired, fallbacks=fallbacks,
-        directions={f"{s}→{t}": len(g) for (s, t), g in groups.items()},
+        notes=len(rels), catalogs=n_catalogs, todo=len(items), memory=n_memory, copied=n_copied,
+        translated=translated, unique=total, repaired=repaired, fallbacks=fallbacks,
+        directions={f"{s}→{t}": len(g) for (s, t), g in streams.items()},
         written=tuple(sorted(writer.written)), missing=tuple(missing),
         engine=engine.name if engine is not None else "", seconds=time.monotonic() - started,
     )
