@@ -150,3 +150,19 @@ def test_fast_po_reader_reads_what_polib_reads() -> None:
         slow = [catalog._message(e) for e in polib.pofile(text, wrapwidth=0, check_for_duplicates=False)]
         assert [m for m in fast if m.msgid] == [m for m in slow if m.msgid], repr(text)
     assert read > 1000  # the fast path is taken for well-formed catalogs
+
+
+def test_has_translatable_text_fast_path() -> None:
+    """Three letters in a row are never part of a quantity: the fast path answers as the full rule."""
+    from kbtrans import markup
+
+    def slow(text: str) -> bool:
+        plain = markup.plain_text(text)
+        return markup._LETTER.search(markup._QUANTITY.sub(" ", plain)) is not None
+
+    rnd = random.Random(2)
+    alphabet = ["1", "5", ".", ",", "e", "-", "K", "B", "M", "x", "%", "~", "≈", "ab", "Я", " ", "`", "$", "_", "7B",
+                "100K", "1e-5", "KB", "GB", "abc", "[[", "]]", "|"]
+    for _ in range(20000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 12)))
+        assert markup.has_translatable_text(text) == slow(text), repr(text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Kinds of protected elements. The value of an element is what must survive translation.
 CODE = "code span"
@@ -57,6 +58,7 @@ _PATTERN = re.compile(
 )
 
 _LETTER = re.compile(r"[^\W\d_]")
+_LETTERS3 = re.compile(r"[^\W\d_]{3}")
 # A number with an optional unit suffix ("15.5B", "8K", "~100K", "3x", "1e-4"): nothing to translate.
 _QUANTITY = re.compile(r"(?<![^\W\d_])[~≈<>±]?\d[\d.,]*(?:e-?\d+)?(?:[KMGTBkx×%]|[KMGT]B)?(?![^\W\d_])")
 
@@ -174,6 +176,12 @@ def structure_diff(msgid: str, msgstr: str, *, comments: bool = True) -> list[st
 
 def plain_text(text: str, *, comments: bool = True) -> str:
     """``text`` with its protected elements removed (wikilink aliases and link texts stay)."""
+    return _plain_text(text, comments)
+
+
+@lru_cache(maxsize=4096)
+def _plain_text(text: str, comments: bool) -> str:
+    # Cached: segmentation asks for every segment twice (has_translatable_text, detect_language).
     parts = []
     pos = 0
     for e in scan(text, comments=comments):
@@ -186,6 +194,8 @@ def plain_text(text: str, *, comments: bool = True) -> str:
 def has_translatable_text(text: str, *, comments: bool = True) -> bool:
     """True when ``text`` has a letter outside its protected elements and quantities such as ``15.5B``."""
     plain = plain_text(text, comments=comments)
+    if _LETTERS3.search(plain):
+        return True  # a quantity never holds three letters in a row, nor touches one: fast path
     if _LETTER.search(plain) is None:
         return False
     return _LETTER.search(_QUANTITY.sub(" ", plain)) is not None

@@ -32,8 +32,8 @@ _TASK = re.compile(r"\[[^\]\n]\][ \t]+")
 _CALLOUT = re.compile(r"\[!([\w-]+)\]([+-]?)(?:[ \t]+(.*?))?[ \t]*$")
 _BLOCK_ID = re.compile(r"(?:^|[ \t])\^[A-Za-z0-9-]+[ \t]*$")
 _CYRILLIC_LANGS = frozenset({"ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "tg", "mn"})
-_CYRILLIC_LETTER = re.compile("[\u0400-\u04ff]")
-_LATIN_LETTER = re.compile("[A-Za-z]")
+_CYRILLIC_LETTERS = re.compile("[\u0400-\u04ff]+")
+_LATIN_LETTERS = re.compile("[A-Za-z]+")
 
 
 def _recording(fn: Callable[..., bool]) -> Callable[..., bool]:
@@ -128,7 +128,7 @@ class _Walker:
         # Obsidian block ids ("^abc" at the end) are never translated: leave them outside the span.
         last = spans[-1]
         tail = self.source.lines[last.line][last.start:last.end]
-        m = _BLOCK_ID.search(tail)
+        m = _BLOCK_ID.search(tail) if "^" in tail else None
         if m:
             spans[-1] = Span(last.line, last.start, last.start + m.start())
             spans = _trim(self.source, spans)
@@ -435,8 +435,8 @@ def detect_language(segments: Iterable[Segment], languages: Iterable[str], defau
         if not seg.translatable:
             continue
         plain = markup.plain_text(seg.text)
-        cyr += len(_CYRILLIC_LETTER.findall(plain))
-        lat += len(_LATIN_LETTER.findall(plain))
+        cyr += sum(map(len, _CYRILLIC_LETTERS.findall(plain)))
+        lat += sum(map(len, _LATIN_LETTERS.findall(plain)))
     langs = list(languages)
     if cyr == 0 and lat == 0:
         return default
