@@ -128,6 +128,13 @@ class Entry:
     """The project's glossary."""
     comments: bool = True
     """``%%comments%%`` are protected (not translated)."""
+    kind: str = ""
+    """What the entry is ("paragraph", "footnote [^1]", …) when ``segment`` is None (from the ``#.`` comment)."""
+
+    @property
+    def what(self) -> str:
+        """The segment's kind, or :attr:`kind`."""
+        return self.segment.kind if self.segment is not None else self.kind
 
 
 Check = Callable[[Entry], Iterator[Finding]]
@@ -400,8 +407,7 @@ def check_identical(e: Entry) -> Iterator[Finding]:
     else:
         flagged = len(words) >= LONG_WORDS
     if flagged:
-        code = "untranslated-footnote" if e.segment is not None and e.segment.kind.startswith("footnote") \
-            else "identical-to-source"
+        code = "untranslated-footnote" if e.what.startswith("footnote") else "identical-to-source"
         yield Finding(WARNING, code, "the translation is identical to the source text",
                       "translate it (or leave the msgstr empty until it is translated)")
 
@@ -479,23 +485,29 @@ BLOCKING_CHECKS: tuple[Check, ...] = (check_active_content, check_emphasis)
 
 
 def left_over_cyrillic(msgid: str, msgstr: str, *, comments: bool = True) -> list[str]:
-    """Russian words of ``msgid`` copied into an otherwise English ``msgstr`` (a half-done translation).
+    """Russian words of ``msgid`` left in an English ``msgstr`` that differs from it (half-done work).
 
     Only words of four or more letters that occur in the source count (short ones such as «или», «тут»
-    are often palindromes of a word-reversing pseudo-translation), and only when at least a third of the
-    translation's letters are Latin: a pseudo-translation that is all Cyrillic is not half-done.
+    are often palindromes of a word-reversing pseudo-translation). They count when at least a third of
+    the translation's letters are Latin (a partly translated text), or when they are at least half of
+    its long Cyrillic words (the source pasted and edited); a text that is all Cyrillic but not copied
+    from the source (a pseudo-translation) is not reported.
     """
     if msgstr == msgid:
         return []
-    prose = markup.plain_text(msgstr, comments=comments)
+    prose = _plain(msgstr, comments)
     cyr = _CYR_WORD.findall(prose)
     if not cyr:
         return []
-    latin = sum(len(w) for w in _LAT_WORD.findall(prose))
-    if latin * 3 < latin + sum(len(w) for w in cyr):
+    source = {w.lower() for w in _CYR_WORD.findall(_plain(msgid, comments))}
+    long = [w for w in cyr if len(w) >= 4]
+    left = [w for w in long if w.lower() in source]
+    if not left:
         return []
-    source = {w.lower() for w in _CYR_WORD.findall(markup.plain_text(msgid, comments=comments))}
-    return [w for w in cyr if len(w) >= 4 and w.lower() in source]
+    latin = sum(len(w) for w in _LAT_WORD.findall(prose))
+    if latin * 3 >= latin + sum(len(w) for w in cyr) or len(left) * 2 >= len(long):
+        return left
+    return []
 
 
 def blocking(segment: Segment, msgstr: str, source_lang: str, target_lang: str, *,
@@ -583,17 +595,35 @@ def check_catalog(cfg: Config, note: Note, lang: str, g: glossary.Glossary,
     ``fresh`` says the last ``extract`` saw this very note and catalog (same size and mtime), so
     ``extract`` would skip it: the (costly) merge that detects a stale catalog is not needed.
     """
-    path = catalog.catalog_path(cfg.locales_dir, lang, note.stem)
+    return _check_catalog(cfg, note.path, note.lang, lambda: note, lang, g, strict, fresh)
+
+
+class _Lazy:
+    """A note segmented only when needed (a fresh catalog without translations to check needs none)."""
+
+    def __init__(self, cfg: Config, rel: str) -> None:
+        self.cfg, self.rel = cfg, rel
+        self.note: Note | None = None
+
+    def __call__(self) -> Note:
+        if self.note is None:
+            self.note = project.load_note(self.cfg, self.rel)
+        return self.note
+
+
+def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[], Note], lang: str,
+                   g: glossary.Glossary, strict: bool, fresh: bool) -> tuple[list[Issue], int]:
+    path = catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])
     name = _rel(cfg, path)
+    ref = project.source_ref(cfg, rel)
     issues: list[Issue] = []
     if not path.exists():
-        if note.entries:
-            issues.append(Issue(ERROR, "catalog-missing", name, None, "",
-                                f"no {lang} catalog for {project.source_ref(cfg, note.path)}",
+        if get_note().entries:
+            issues.append(Issue(ERROR, "catalog-missing", name, None, "", f"no {lang} catalog for {ref}",
                                 "run `kbtrans extract`"))
         return issues, 0
     try:
-        merged = None if fresh else catalog.merge(path, note, lang, source_ref=project.source_ref(cfg, note.path),
+        merged = None if fresh else catalog.merge(path, get_note(), lang, source_ref=ref,
                                                   project=cfg.root.name or "kbtrans")
         messages = catalog.read(path)
     except CatalogError as exc:
@@ -604,47 +634,51 @@ def check_catalog(cfg: Config, note: Note, lang: str, g: glossary.Glossary,
         return issues, 0
     if merged is not None and merged.text is not None:
         issues.append(Issue(ERROR, "catalog-stale", name, None, "",
-                            f"out of date with {project.source_ref(cfg, note.path)}: `kbtrans extract` would "
-                            "change it (the note was edited after the last extract)",
+                            f"out of date with {ref}: `kbtrans extract` would change it (the note was "
+                            "edited after the last extract)",
                             "run `kbtrans extract` and review the new and fuzzy entries"))
-    lines = _msgid_lines(path.read_text(encoding="utf-8"))
+    todo = [m for m in messages if not m.obsolete and m.msgstr]
+    if not todo:
+        return issues, 0
     segs: dict[str, Segment] = {}
-    for s in note.entries:
-        segs.setdefault(s.text, s)
-    n = 0
-    for m in messages:
-        if m.obsolete or not m.msgstr:
-            continue
-        n += 1
-        e = Entry(m.msgid, m.msgstr, segs.get(m.msgid), note.lang, lang, g, not cfg.translate_comments)
+    if any(m.msgstr != m.msgid for m in todo):
+        for seg in get_note().entries:
+            segs.setdefault(seg.text, seg)
+    lines = _msgid_lines(path.read_text(encoding="utf-8"))
+    comments = not cfg.translate_comments
+    for m in todo:
+        kind = next((c.split(" · ", 1)[0] for c in m.comments if c.startswith("footnote")), "")
+        e = Entry(m.msgid, m.msgstr, segs.get(m.msgid), note_lang, lang, g, comments, kind)
         line = _msgid_line(lines, m.line)
         for f in findings(e):
             sev = ERROR if strict and f.code.startswith("glossary-") else f.severity
             issues.append(Issue(sev, f.code, name, line, _excerpt(m.msgid), f.message, f.hint))
-    return issues, n
+    return issues, len(todo)
 
 
 def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary, strict: bool,
-         job: tuple[str, frozenset[str]]) -> _NoteResult | KbtransError:
-    rel, fresh = job
+         job: tuple[str, frozenset[str], str | None]) -> _NoteResult | KbtransError:
+    rel, fresh, known_lang = job
+    get_note = _Lazy(cfg, rel)
     try:
-        note = project.load_note(cfg, rel)
+        note_lang = known_lang if known_lang in cfg.languages else get_note().lang
+        assert note_lang is not None
+        issues: list[Issue] = []
+        catalogs = entries = 0
+        for lang in langs:
+            if lang == note_lang:
+                own = catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])
+                if own.exists():
+                    issues.append(Issue(ERROR, "catalog-orphan", _rel(cfg, own), None, "",
+                                        f"catalog in the note's own language ({lang}): it is never used",
+                                        "delete it (the note is written in this language)"))
+                continue
+            found, n = _check_catalog(cfg, rel, note_lang, get_note, lang, g, strict, lang in fresh)
+            issues.extend(found)
+            catalogs += 1
+            entries += n
     except KbtransError as exc:
         return exc
-    issues: list[Issue] = []
-    catalogs = entries = 0
-    for lang in langs:
-        if lang == note.lang:
-            own = catalog.catalog_path(cfg.locales_dir, lang, note.stem)
-            if own.exists():
-                issues.append(Issue(ERROR, "catalog-orphan", _rel(cfg, own), None, "",
-                                    f"catalog in the note's own language ({lang}): it is never used",
-                                    "delete it (the note is written in this language)"))
-            continue
-        found, n = check_catalog(cfg, note, lang, g, strict=strict, fresh=lang in fresh)
-        issues.extend(found)
-        catalogs += 1
-        entries += n
     return _NoteResult(issues, catalogs, entries)
 
 
@@ -695,7 +729,11 @@ def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
                             "fix the glossary file"))
     inv = project.inventory(cfg)
     seen = _extract_state(cfg)
-    work = [(rel, _fresh(cfg, rel, seen.get(rel))) for rel in inv.notes]
+    work: list[tuple[str, frozenset[str], str | None]] = []
+    for rel in inv.notes:
+        fresh = _fresh(cfg, rel, seen.get(rel))
+        known = seen[rel].get("lang") if fresh else None
+        work.append((rel, fresh, known if isinstance(known, str) else None))
     results = list(parallel.pmap(partial(_one, cfg, langs, g, strict), work, jobs=jobs))
     catalogs = entries = 0
     for r in results:
