@@ -89,7 +89,8 @@ def test_protect_joins_soft_line_breaks_but_keeps_them_inside_elements() -> None
     text = "Первая строка `code\nspan`\nвторая строка"
     m = protect(text)
     assert "\n" not in m.text
-    assert restore(m.text, m).text == "Первая строка `code\nspan` вторая строка"
+    assert restore("First line ⟦0⟧ second line", m).text == "First line `code\nspan` second line"
+    assert restore(m.text, m).text == text  # copied unchanged: the source itself, line breaks and all
 
 
 def test_inline_footnote_and_reference_link_pairs() -> None:
@@ -111,7 +112,10 @@ def test_every_sample_entry_round_trips_through_an_identity_engine() -> None:
         m = protect(seg.text)
         assert "\n" not in m.text
         r = restore(m.text, m, segments=[seg])
-        assert r.repairs == () and r.text == joined(seg.text), seg.text
+        assert r.repairs == () and r.text == seg.text, seg.text
+        # a real translation changes the text: line breaks joined, elements exactly as they were
+        changed = restore(m.text + "!", m, segments=[seg])
+        assert changed.repairs == () and changed.text == joined(seg.text) + "!", seg.text
 
 
 # -- restore: repairs --------------------------------------------------------------------------------

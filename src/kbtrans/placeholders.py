@@ -622,6 +622,8 @@ def restore(output: str, masked: Masked, *, segments: Sequence[Segment] = (), so
     ``segments`` are the segments the translation will be used for, ``source_lang``/``target_lang`` the
     direction: the result passes ``build``'s validation (:func:`valid`) for each; see the module docstring.
     """
+    if output.strip() == masked.text.strip():
+        return Restored(masked.source)  # copied unchanged (a name, a citation): the source, line breaks and all
     repairs: list[str] = []
     tokens = _tokenize(output, masked, repairs)
     tokens = _dedupe(tokens, masked, repairs)
