@@ -162,15 +162,6 @@ def build_package(models: Path, tiny: bool) -> Path:
     return pkg
 
 
-def _median(fn: Callable[[], float], repeats: int, label: str) -> float:
-    times = []
-    for r in range(repeats):
-        t = fn()
-        times.append(t)
-        log(f"  {label} run {r + 1}/{repeats}: {t:.2f} s")
-    return statistics.median(times)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--segments", type=int, default=2000)
@@ -225,10 +216,6 @@ def main(argv: list[str] | None = None) -> int:
             naive_out.append(argostranslate.translate.translate(seg, "ru", "en"))
         return time.perf_counter() - t0
 
-    log(f"naive argostranslate.translate() per segment, {len(sample)} segments:")
-    naive_t = _median(naive, args.repeats, "naive")
-    naive_seg_s = len(sample) / naive_t
-
     # (b) kbtrans engine and (c) fast
     outputs: dict[bool, dict[int, str]] = {}
 
@@ -239,11 +226,6 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         outputs[fast] = dict(engine.translate(segments, "ru", "en"))
         return time.perf_counter() - t0
-
-    log(f"kbtrans engine (beam {args.beam}), {len(segments)} segments:")
-    kb_t = _median(lambda: engine_run(False), args.repeats, "kbtrans")
-    log(f"kbtrans engine --fast (greedy), {len(segments)} segments:")
-    fast_t = _median(lambda: engine_run(True), args.repeats, "fast")
 
     # (d) raw translate_batch over the same unique sentences
     model = probe.model("ru", "en")
@@ -256,8 +238,21 @@ def main(argv: list[str] | None = None) -> int:
                                          **kwargs)
         return time.perf_counter() - t0
 
-    log(f"raw translate_batch over {len(unique)} unique sentences:")
-    raw_t = _median(raw, args.repeats, "raw")
+    # The variants take turns within each repeat, so a change in the machine's load hits all of them.
+    variants: list[tuple[str, Callable[[], float]]] = [
+        (f"naive argostranslate.translate() x {len(sample)} segments", naive),
+        (f"kbtrans engine, beam {args.beam}, {len(segments)} segments", lambda: engine_run(False)),
+        (f"kbtrans engine --fast (greedy), {len(segments)} segments", lambda: engine_run(True)),
+        (f"raw translate_batch over {len(unique)} unique sentences", raw),
+    ]
+    times: dict[str, list[float]] = {name: [] for name, _ in variants}
+    for r in range(args.repeats):
+        for name, fn in variants:
+            t = fn()
+            times[name].append(t)
+            log(f"  run {r + 1}/{args.repeats} {name}: {t:.2f} s  (load {os.getloadavg()[0]:.1f})")
+    naive_t, kb_t, fast_t, raw_t = (statistics.median(times[name]) for name, _ in variants)
+    naive_seg_s = len(sample) / naive_t
 
     plain = [k for k, i in enumerate(sample_idx) if not _MARKUP.search(segments[i])]
     same = sum(1 for k in plain if outputs[False][sample_idx[k]] == naive_out[k])

@@ -307,3 +307,27 @@ def test_argos_packages_dir_is_read_at_call_time(
     monkeypatch.setenv("ARGOS_PACKAGES_DIR", str(tmp_path / "elsewhere"))
     assert argos.list_models() == []
     assert argos.packages_dirs() == [tmp_path / "elsewhere"]
+
+
+# -- the throughput benchmark runs (tiny model, a few segments) -------------------------------------
+
+
+def test_mt_throughput_bench_smoke(
+    argos_model_cache: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import runpy
+
+    from tests.support.argos_models import argos_packages_dir
+
+    settings = argos._settings()
+    for name in ("beam_size", "intra_threads", "inter_threads"):  # the bench sets them; undo afterwards
+        monkeypatch.setattr(settings, name, getattr(settings, name))
+    monkeypatch.setenv("ARGOS_BEAM_SIZE", str(settings.beam_size))
+    bench = runpy.run_path(str(Path(__file__).resolve().parent.parent / "bench" / "mt_throughput.py"))
+    with argos_packages_dir(argos_model_cache.root / "bench-packages"):
+        assert bench["main"](["--tiny", "--segments", "12", "--repeats", "1", "--naive-sample", "4",
+                              "--models", str(argos_model_cache.root)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(result) >= {"segments", "beam", "naive_seg_s", "kbtrans_seg_s", "fast_seg_s", "raw_seg_s", "ratio",
+                           "fast_ratio", "overhead", "identical"}
+    assert result["segments"] == 12 and result["beam"] == 4 and result["kbtrans_copies"] == 1.0
