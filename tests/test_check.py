@@ -339,3 +339,11 @@ def test_strict_build_with_min_translated_skips_without_failing(cli, tmp_path: P
     assert r.exit_code == 0, r.output
     assert "skipped: en/b.md is 0.0% translated" in r.stderr
     assert (kb / "build" / "en" / "a.md").read_text(encoding="utf-8") == "Paragraph.\n"
+
+
+def test_shortcut_reference_labels_may_stay_russian() -> None:
+    msgid = "Доступна [печатная книга в мягкой обложке] и онлайн."
+    msgstr = "Available as a [печатная книга в мягкой обложке] and online."
+    assert _codes(msgid, msgstr) == set()
+    assert check_mod.left_over_cyrillic(msgid, msgstr) == []
+    assert check_mod.left_over_cyrillic("Модель обучена на коде.", "The model is обучена on code.") == ["обучена"]

@@ -367,11 +367,19 @@ def _prose(e: Entry, text: str) -> str:
     return _plain(text, e.comments)
 
 
+_SHORTCUT_REF = re.compile(r"\[[^\[\]\n]*\](?![(\[:])")
+
+
+def _words_prose(text: str, comments: bool) -> str:
+    """Prose without ``[shortcut reference]`` labels: they must stay as in the source, in any script."""
+    return _SHORTCUT_REF.sub(" ", _plain(text, comments))
+
+
 def check_script(e: Entry) -> Iterator[Finding]:
     """Cyrillic left in an English translation; Latin-only text in a Russian one (warnings)."""
     if e.msgstr == e.msgid:
         return
-    prose = _prose(e, e.msgstr)
+    prose = _words_prose(e.msgstr, e.comments)
     if e.target_lang == "en" and _CYR.search(prose):
         words = [w for w in _CYR_WORD.findall(prose) if w.lower() not in e.glossary.words]
         if words:
@@ -495,11 +503,11 @@ def left_over_cyrillic(msgid: str, msgstr: str, *, comments: bool = True) -> lis
     """
     if msgstr == msgid:
         return []
-    prose = _plain(msgstr, comments)
+    prose = _words_prose(msgstr, comments)
     cyr = _CYR_WORD.findall(prose)
     if not cyr:
         return []
-    source = {w.lower() for w in _CYR_WORD.findall(_plain(msgid, comments))}
+    source = {w.lower() for w in _CYR_WORD.findall(_words_prose(msgid, comments))}
     long = [w for w in cyr if len(w) >= 4]
     left = [w for w in long if w.lower() in source]
     if not left:
