@@ -36,8 +36,12 @@ def _cases(po_path: Path) -> list[tuple[str, str, int, str, str]]:
         m = _CASE.search(e.tcomment or "")
         if not m:
             continue
-        # The msgid keyword is the first line at or after the entry's start that begins with "msgid ".
-        line = next(i for i in range(e.linenum, len(lines) + 1) if lines[i - 1].startswith("msgid "))
+        # An entry's line is where it starts: its first comment line (polib's linenum), checked here
+        # against the text: that line starts the entry and its msgid follows within the entry.
+        line = e.linenum
+        assert lines[line - 2] == "" and lines[line - 1].startswith("#")
+        block = lines[line - 1:lines.index("", line - 1)]
+        assert any(x.startswith("msgid ") for x in block) and any(x.startswith("msgstr ") for x in block)
         out.append((m["name"], m["code"], line, e.msgid, e.msgstr))
     return out
 
@@ -78,7 +82,7 @@ def test_check_cli_formats_and_exit_code(cli, tmp_path: Path) -> None:
     kb = _broken_kb(cli, tmp_path)
     r = cli("-C", kb, "check")
     assert r.exit_code == 1
-    assert "locales/en/LC_MESSAGES/broken.po:35: error: link target 'https://example.org/paper' of the source " \
+    assert "locales/en/LC_MESSAGES/broken.po:31: error: link target 'https://example.org/paper' of the source " \
            "is missing (link-target-lost)" in r.stderr
     assert "fix: keep the (destination) of every link" in r.stderr
     assert re.search(r"1 catalogs, 15 translated entries: 1\d errors, \d+ warnings", r.stdout)
@@ -92,8 +96,8 @@ def test_check_cli_formats_and_exit_code(cli, tmp_path: Path) -> None:
 
     r = cli("-C", kb, "check", "--format", "github")
     assert r.exit_code == 1
-    assert "::error file=locales/en/LC_MESSAGES/broken.po,line=35,title=kbtrans link-target-lost::" in r.stdout
-    assert "::warning file=locales/en/LC_MESSAGES/broken.po,line=105,title=kbtrans cyrillic-in-en::" in r.stdout
+    assert "::error file=locales/en/LC_MESSAGES/broken.po,line=31,title=kbtrans link-target-lost::" in r.stdout
+    assert "::warning file=locales/en/LC_MESSAGES/broken.po,line=101,title=kbtrans cyrillic-in-en::" in r.stdout
 
     r = cli("-C", kb, "check", "--format", "xml")
     assert r.exit_code == 2
@@ -105,10 +109,10 @@ def test_github_annotations_from_the_environment(cli, tmp_path: Path, monkeypatc
     kb = _broken_kb(cli, tmp_path)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     r = cli("-C", kb, "check")
-    assert r.stdout.startswith("::error file=locales/en/LC_MESSAGES/broken.po,line=35,")
+    assert r.stdout.startswith("::error file=locales/en/LC_MESSAGES/broken.po,line=31,")
     r = cli("-C", kb, "build", "--strict")
     assert r.exit_code == 1
-    assert "::error file=locales/en/LC_MESSAGES/broken.po,line=56,title=kbtrans unsafe-script::" in r.stdout
+    assert "::error file=locales/en/LC_MESSAGES/broken.po,line=52,title=kbtrans unsafe-script::" in r.stdout
     assert "--strict" in r.stderr
     assert not (kb / "build").exists()  # nothing was built
 
@@ -117,6 +121,10 @@ def test_no_broken_translation_reaches_a_built_note(cli, tmp_path: Path) -> None
     kb = _broken_kb(cli, tmp_path)
     r = cli("-C", kb, "build")
     assert r.exit_code == 0, r.output
+    # build names the same PO line as check for each translation it does not use
+    for name, _code, line, _, _ in _cases(kb / BROKEN_PO):
+        if name != "heading marker introduced":
+            assert f"broken.po:{line}: translation changes the markup" in r.stderr, name
     built = (kb / "build" / "en" / "broken.md").read_text(encoding="utf-8")
     source = (kb / "content" / "broken.md").read_text(encoding="utf-8")
     for name, _code, _line, msgid, msgstr in _cases(kb / BROKEN_PO):
@@ -135,7 +143,7 @@ def test_no_broken_translation_reaches_a_built_note(cli, tmp_path: Path) -> None
     r = cli("-C", kb, "build", "--strict")
     assert r.exit_code == 1
     assert "check errors and --strict is set" in r.stderr
-    assert "broken.po:63: error:" in r.stderr
+    assert "broken.po:59: error:" in r.stderr
 
 
 def test_stale_catalog_after_an_edit(cli, tmp_path: Path) -> None:

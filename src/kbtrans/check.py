@@ -46,7 +46,8 @@ class Issue:
     path: str
     """The PO file (or note, or glossary) concerned, relative to the project root."""
     line: int | None
-    """1-based line of the entry's ``msgid`` in ``path`` (None for whole-file problems)."""
+    """1-based line where the entry starts in ``path`` (its first comment line, as polib's ``linenum``
+    and ``build``'s warnings give it); None for whole-file problems."""
     msgid: str
     """A one-line excerpt of the entry's msgid ("" for whole-file problems)."""
     message: str
@@ -562,22 +563,6 @@ def annotation(issue: Issue) -> str:
 
 # -- catalogs -------------------------------------------------------------------------------------
 
-_MSGID_LINE = re.compile(r"^(?:#~\s*)?msgid\s")
-
-
-def _msgid_lines(text: str) -> list[int]:
-    """1-based line numbers of every ``msgid`` keyword of a PO file, in order."""
-    return [i for i, line in enumerate(text.split("\n"), start=1) if _MSGID_LINE.match(line)]
-
-
-def _msgid_line(lines: list[int], entry_line: int) -> int:
-    """The line of the ``msgid`` of the entry that starts at ``entry_line``."""
-    import bisect
-
-    i = bisect.bisect_left(lines, entry_line)
-    return lines[i] if i < len(lines) else entry_line
-
-
 def _rel(cfg: Config, path: Path) -> str:
     try:
         return path.relative_to(cfg.root).as_posix()
@@ -652,15 +637,13 @@ def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[],
     if any(m.msgstr != m.msgid for m in todo):
         for seg in get_note().entries:
             segs.setdefault(seg.text, seg)
-    lines = _msgid_lines(path.read_text(encoding="utf-8"))
     comments = not cfg.translate_comments
     for m in todo:
         kind = next((c.split(" · ", 1)[0] for c in m.comments if c.startswith("footnote")), "")
         e = Entry(m.msgid, m.msgstr, segs.get(m.msgid), note_lang, lang, g, comments, kind)
-        line = _msgid_line(lines, m.line)
         for f in findings(e):
             sev = ERROR if strict and f.code.startswith("glossary-") else f.severity
-            issues.append(Issue(sev, f.code, name, line, _excerpt(m.msgid), f.message, f.hint))
+            issues.append(Issue(sev, f.code, name, m.line, _excerpt(m.msgid), f.message, f.hint))
     return issues, len(todo)
 
 
