@@ -156,6 +156,97 @@ def _digest(obj: Any) -> str:
     return hashlib.blake2b(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode(), digest_size=8).hexdigest()
 
 
+#: Notes planned in this process (a sticky worker, or the only process), waiting to be rendered.
+_STASH: dict[str, _NoteWork] = {}
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """What the parent needs of a planned note: its language and each plan without its texts."""
+
+    rel: str
+    lang: str
+    plans: list[_Plan]
+
+
+def _plan_and_stash(cfg: Config, langs: tuple[str, ...], reviewed_only: bool,
+                    rel: str) -> _Planned | KbtransError:
+    work = _work(cfg, langs, reviewed_only, rel)
+    if isinstance(work, KbtransError):
+        return work
+    _STASH[rel] = work
+    return _Planned(rel, work.note.lang, [_Plan(p.lang, {}, p.headings, p.warnings, p.done, p.total, p.copy)
+                                          for p in work.plans])
+
+
+class _Links:
+    """Heading maps of every note in every locale, for anchor rewriting and dependency digests."""
+
+    def __init__(self, maps: dict[tuple[str, str], dict[str, str]], langs_of: dict[str, str],
+                 index: anchors.NoteIndex) -> None:
+        self.maps, self.langs_of, self.index = maps, langs_of, index
+        self._hmaps: dict[tuple[str, str], anchors.HeadingMap | None] = {}
+        self._digests: dict[tuple[str, str], str] = {}
+
+    def lookup_for(self, lang: str) -> anchors.Lookup:
+        def lookup(note: str) -> anchors.HeadingMap | None:
+            key = (note, lang)
+            if key not in self._hmaps:
+                self._hmaps[key] = (None if self.langs_of.get(note) == lang
+                                    else anchors.HeadingMap.of(self.maps.get(key, {})))
+            return self._hmaps[key]
+        return lookup
+
+    def deps_digest(self, deps: list[str], lang: str) -> str:
+        """Digest of the heading maps of the notes ``deps`` in ``lang``."""
+        parts = []
+        for d in sorted(deps):
+            key = (d, lang)
+            if key not in self._digests:
+                self._digests[key] = _digest(self.maps.get(key, {}))
+            parts.append([d, self._digests[key]])
+        return _digest(parts)
+
+
+@dataclass(frozen=True)
+class _Output:
+    """One note in one locale, rendered (or skipped) by :func:`_render_stashed`."""
+
+    lang: str
+    record: dict[str, Any]
+    written: bool
+    removed: bool
+    skipped: float | None
+
+
+def _render_stashed(cfg: Config, links: _Links, min_translated: float, rel: str) -> list[_Output]:
+    work = _STASH.pop(rel)
+    outs = []
+    for p in work.plans:
+        target = cfg.output_dir / p.lang / rel
+        record: dict[str, Any] = {"lang": work.note.lang, "headings": p.headings, "done": p.done,
+                                  "total": p.total, "warnings": [vars(w) for w in p.warnings]}
+        pct = 100.0 * p.done / p.total if p.total else 100.0
+        written = removed = False
+        skipped = None
+        if not p.copy and pct < min_translated:
+            skipped = record["skipped"] = round(pct, 1)
+            if target.exists():
+                target.unlink()
+                removed = True
+        else:
+            used: set[str] = set()
+            data = _render(cfg, work.note, p, links.index, links.lookup_for(p.lang), used)
+            record["deps"] = sorted(used)
+            record["deps_digest"] = links.deps_digest(record["deps"], p.lang)
+            written = write_if_changed(target, data)
+        record["in"] = [state.stat_key(cfg.content_dir / rel),
+                        state.stat_key(catalog.catalog_path(cfg.locales_dir, p.lang, rel[:-3]))]
+        record["out"] = state.stat_key(target)
+        outs.append(_Output(p.lang, record, written, removed, skipped))
+    return outs
+
+
 def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None) -> BuildReport:
     """Write ``<output>/<lang>/<note>`` for every note and language, and copy attachments."""
     inv = project.inventory(cfg)
@@ -172,37 +263,55 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
     previous = state.load(state_path, fingerprint)
     index = anchors.NoteIndex(list(inv.notes))
 
-    def inputs(rel: str, lang: str) -> list[Any]:
-        return [state.stat_key(cfg.content_dir / rel),
-                state.stat_key(catalog.catalog_path(cfg.locales_dir, lang, rel[:-3]))]
-
-    def out_path(rel: str, lang: str) -> Path:
-        return out_root / lang / rel
+    # (string paths: this loop runs for every note and locale on every build)
+    content, locales, output = str(cfg.content_dir), str(cfg.locales_dir), str(out_root)
 
     # 1. Which notes need planning: inputs changed, or their output is not what we wrote.
     cached: dict[tuple[str, str], dict[str, Any]] = {}
     todo: list[str] = []
     for rel in inv.notes:
         fresh = True
+        note_stat = state.stat_key(f"{content}/{rel}")
         for lang in langs:
             seen = previous.get(f"{lang}/{rel}")
-            if not (isinstance(seen, dict) and seen.get("in") == inputs(rel, lang)
-                    and seen.get("out") == state.stat_key(out_path(rel, lang))):
+            if not (isinstance(seen, dict)
+                    and seen.get("in") == [note_stat, state.stat_key(f"{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po")]
+                    and seen.get("out") == state.stat_key(f"{output}/{lang}/{rel}")):
                 fresh = False
                 break
             cached[(rel, lang)] = seen
         if not fresh:
             todo.append(rel)
 
-    works: dict[str, _NoteWork] = {}
+    # Each note is planned and rendered in the same worker process (it stays there in between), so
+    # only heading maps and small records cross processes.
+    position = {rel: i for i, rel in enumerate(inv.notes)}
+    pool = parallel.StickyPool(jobs, parallel=len(todo) >= parallel.MIN_PARALLEL)
+    try:
+        return _build(cfg, options, inv, langs, todo, cached, position, pool, index, state_path, fingerprint)
+    finally:
+        pool.close()
+        _STASH.clear()
+
+
+def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[str, ...], todo: list[str],
+           cached: dict[tuple[str, str], dict[str, Any]], position: dict[str, int], pool: parallel.StickyPool,
+           index: anchors.NoteIndex, state_path: Path, fingerprint: str) -> BuildReport:
+    out_root = cfg.output_dir
+
+    def out_path(rel: str, lang: str) -> Path:
+        return out_root / lang / rel
+
+    works: dict[str, _Planned] = {}
 
     def run(rels: list[str]) -> None:
-        results = list(parallel.pmap(partial(_work, cfg, langs, options.reviewed_only), rels, jobs=jobs))
+        results = pool.run(partial(_plan_and_stash, cfg, langs, options.reviewed_only),
+                           [(position[rel], rel) for rel in rels])
         errors = [r for r in results if isinstance(r, KbtransError)]
         if errors:
             raise errors[0]
         for w in results:
-            assert isinstance(w, _NoteWork)
+            assert isinstance(w, _Planned)
             works[w.rel] = w
 
     run(todo)
@@ -211,7 +320,7 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
     langs_of: dict[str, str] = {}
     for rel in inv.notes:
         if rel in works:
-            langs_of[rel] = works[rel].note.lang
+            langs_of[rel] = works[rel].lang
             for p in works[rel].plans:
                 maps[(rel, p.lang)] = p.headings
         else:
@@ -220,25 +329,15 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
                 maps[(rel, lang)] = cached[(rel, lang)]["headings"]
 
     # 2. A fresh note still needs rebuilding when a note it links to changed its headings.
-    def deps_digest(deps: list[str], lang: str) -> str:
-        return _digest([[d, maps.get((d, lang), {})] for d in sorted(deps)])
-
+    links = _Links(maps, langs_of, index)
     stale = [rel for rel in inv.notes if rel not in works and any(
-        cached[(rel, lang)].get("deps_digest") != deps_digest(cached[(rel, lang)].get("deps", []), lang)
+        cached[(rel, lang)].get("deps_digest") != links.deps_digest(cached[(rel, lang)].get("deps", []), lang)
         for lang in langs)]
     run(stale)
 
-    hmaps: dict[tuple[str, str], anchors.HeadingMap | None] = {}
-
-    def lookup_for(lang: str) -> anchors.Lookup:
-        def lookup(note: str) -> anchors.HeadingMap | None:
-            key = (note, lang)
-            if key not in hmaps:
-                hmaps[key] = None if langs_of.get(note) == lang else anchors.HeadingMap.of(maps.get(key, {}))
-            return hmaps[key]
-        return lookup
-
-    # 3. Render and write.
+    # 3. Render and write (in the worker that planned the note).
+    rendered = dict(zip(works, pool.run(partial(_render_stashed, cfg, links, options.min_translated),
+                                        [(position[rel], rel) for rel in works]), strict=True))
     written: list[Path] = []
     removed: list[Path] = []
     skipped: list[tuple[str, str, float]] = []
@@ -256,31 +355,18 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
                 if seen.get("skipped") is not None:
                     skipped.append((rel, lang, seen["skipped"]))
             continue
-        work = works[rel]
-        for p in work.plans:
+        for p, o in zip(works[rel].plans, rendered[rel], strict=True):
             target = out_path(rel, p.lang)
             warnings.extend(p.warnings)
             counts[p.lang][0] += p.done
             counts[p.lang][1] += p.total
-            record: dict[str, Any] = {"lang": work.note.lang, "headings": p.headings, "done": p.done,
-                                      "total": p.total, "warnings": [vars(w) for w in p.warnings]}
-            pct = 100.0 * p.done / p.total if p.total else 100.0
-            if not p.copy and pct < options.min_translated:
-                skipped.append((rel, p.lang, round(pct, 1)))
-                record["skipped"] = round(pct, 1)
-                if target.exists():
-                    target.unlink()
-                    removed.append(target)
-            else:
-                used: set[str] = set()
-                data = _render(cfg, work.note, p, index, lookup_for(p.lang), used)
-                record["deps"] = sorted(used)
-                record["deps_digest"] = deps_digest(sorted(used), p.lang)
-                if write_if_changed(target, data):
-                    written.append(target)
-            record["in"] = inputs(rel, p.lang)
-            record["out"] = state.stat_key(target)
-            entries[f"{p.lang}/{rel}"] = record
+            if o.skipped is not None:
+                skipped.append((rel, p.lang, o.skipped))
+            if o.removed:
+                removed.append(target)
+            if o.written:
+                written.append(target)
+            entries[f"{p.lang}/{rel}"] = o.record
 
     # 4. Attachments, and files whose source is gone.
     skipped_keys = {(s[0], s[1]) for s in skipped}

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.process
 import os
+import pickle
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import TypeVar
+from multiprocessing.connection import Connection
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -30,3 +34,97 @@ def pmap(fn: Callable[[T], R], items: Sequence[T], *, jobs: int | None = None) -
     chunk = max(1, min(32, len(items) // (jobs * 8)))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         yield from pool.map(fn, items, chunksize=chunk)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else a RuntimeError carrying its traceback."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError("".join(traceback.format_exception(exc)))
+    return exc
+
+
+def _serve(conn: Connection) -> None:
+    """A sticky worker: run batches until told to stop (None) or the parent goes away."""
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        fn, batch = msg
+        try:
+            reply: tuple[str, Any] = ("ok", [fn(x) for x in batch])
+        except BaseException as exc:  # the parent re-raises it
+            reply = ("error", _portable(exc))
+        conn.send(reply)
+
+
+class StickyPool:
+    """Worker processes that keep state between rounds: item ``i`` always runs in worker ``i % jobs``.
+
+    So a first round can leave per-item data (a parsed note) in a module-level dict of the worker that
+    a later round uses, without sending it back and forth. With one job, or when ``parallel`` is False,
+    everything runs in this process (the same code path). Use as a context manager.
+    """
+
+    def __init__(self, jobs: int | None = None, *, parallel: bool = True) -> None:
+        self.jobs = jobs or jobs_default()
+        self._conns: list[Connection] = []
+        self._procs: list[multiprocessing.process.BaseProcess] = []
+        if self.jobs > 1 and parallel:
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+            for _ in range(self.jobs):
+                here, there = ctx.Pipe()
+                proc = ctx.Process(target=_serve, args=(there,), daemon=True)
+                proc.start()
+                there.close()
+                self._conns.append(here)
+                self._procs.append(proc)
+
+    def run(self, fn: Callable[[T], R], items: Sequence[tuple[int, T]]) -> list[R]:
+        """``[fn(item) for _, item in items]``, each in worker ``index % jobs``; results in order."""
+        if not self._conns:
+            return [fn(item) for _, item in items]
+        n = len(self._conns)
+        slots: list[list[int]] = [[] for _ in range(n)]
+        batches: list[list[T]] = [[] for _ in range(n)]
+        for pos, (index, item) in enumerate(items):
+            slots[index % n].append(pos)
+            batches[index % n].append(item)
+        for conn, batch in zip(self._conns, batches, strict=True):
+            conn.send((fn, batch))
+        out: list[Any] = [None] * len(items)
+        failure: BaseException | None = None
+        for conn, positions in zip(self._conns, slots, strict=True):
+            status, value = conn.recv()
+            if status != "ok":
+                failure = failure or value
+                continue
+            for pos, result in zip(positions, value, strict=True):
+                out[pos] = result
+        if failure is not None:
+            raise failure
+        return out
+
+    def close(self) -> None:
+        for conn in self._conns:
+            try:
+                conn.send(None)
+                conn.close()
+            except OSError:
+                pass
+        for proc in self._procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+        self._conns, self._procs = [], []
+
+    def __enter__(self) -> StickyPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

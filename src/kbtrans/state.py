@@ -11,7 +11,7 @@ from kbtrans import __version__
 from kbtrans.fsutil import write_atomic
 
 
-def stat_key(path: Path) -> list[int] | None:
+def stat_key(path: str | os.PathLike[str]) -> list[int] | None:
     """(mtime_ns, size) of ``path``, or None when it does not exist."""
     try:
         st = os.stat(path)

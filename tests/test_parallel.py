@@ -1,0 +1,69 @@
+"""The sticky worker pool and parallel builds: same results as one process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kbtrans import config, parallel
+
+_STATE: dict[int, int] = {}
+
+
+def _remember(x: int) -> int:
+    _STATE[x] = os.getpid()
+    return x * x
+
+
+def _recall(x: int) -> tuple[int, bool]:
+    return x, _STATE.get(x) == os.getpid()
+
+
+def _fail(x: int) -> int:
+    if x == 7:
+        raise ValueError("seven")
+    return x
+
+
+@pytest.mark.parametrize("workers", [True, False])
+def test_sticky_pool_keeps_items_in_their_worker(workers: bool) -> None:
+    items = [(i, i) for i in range(100)]
+    with parallel.StickyPool(2, parallel=workers) as pool:
+        assert pool.run(_remember, items) == [i * i for i in range(100)]
+        assert pool.run(_recall, items[::-1]) == [(i, True) for i in range(99, -1, -1)]
+    _STATE.clear()
+
+
+def test_sticky_pool_reraises_a_worker_error() -> None:
+    with parallel.StickyPool(2) as pool, pytest.raises(ValueError, match="seven"):
+        pool.run(_fail, [(i, i) for i in range(60)])
+
+
+def test_parallel_build_equals_serial_build(tmp_path: Path) -> None:
+    from kbtrans.build import build
+    from kbtrans.extract import extract
+    from tests.conftest import shared_corpus
+    from tests.helpers import fill_catalogs
+
+    src = shared_corpus("en-obsidian-tasks")
+    roots = []
+    for jobs in (1, 2):
+        root = tmp_path / f"j{jobs}"
+        shutil.copytree(src, root / "content", ignore=shutil.ignore_patterns("*.json", "README.md"))
+        cfg = config.load(root)
+        extract(cfg, jobs=jobs)
+        fill_catalogs(root / "locales", lambda s: s.upper() if "[[" not in s else s)
+        report = build(cfg, jobs=jobs)
+        assert report.written
+        roots.append((root, report))
+    (a, ra), (b, rb) = roots
+    files_a = sorted(p.relative_to(a / "build") for p in (a / "build").rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b / "build") for p in (b / "build").rglob("*") if p.is_file())
+    assert files_a == files_b
+    for rel in files_a:
+        assert (a / "build" / rel).read_bytes() == (b / "build" / rel).read_bytes(), rel
+    assert [str(w) for w in ra.warnings] == [str(w).replace("/j2/", "/j1/") for w in rb.warnings]
+    assert ra.translated == rb.translated
