@@ -101,8 +101,12 @@ def _roundtrip(cli, root: Path) -> tuple[int, list[str]]:
     r = cli("-C", root, "extract")
     assert r.exit_code == 0, r.output
     n = fill_catalogs(root / "locales", reverse_words)
-    r = cli("-C", root, "build", "--strict")
+    r = cli("-C", root, "build")
     assert r.exit_code == 0, r.output
+    # The one warning allowed: the transform leaves shortcut-reference labels (``[текст]`` with a
+    # ``[текст]: url`` definition) as they are, so their Russian words stay in an "English" translation.
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
+    assert all("Russian words left in the English translation" in w for w in warnings), r.stderr
     bad = []
     for note in sorted((root / "content").rglob("*.md")):
         rel = note.relative_to(root / "content")
