@@ -28,8 +28,10 @@ sentences. Measured (wall time, medians of ``--repeats``; the model is loaded be
 
 Keys of the last line (one JSON object): ``segments``, ``beam``, ``naive_seg_s``, ``kbtrans_seg_s``,
 ``fast_seg_s``, ``raw_seg_s``, ``ratio`` (kbtrans ÷ naive), ``fast_ratio`` (fast ÷ naive),
-``overhead`` (1 − kbtrans ÷ raw) and ``identical`` (share of the naive sample's segments without markup
-or underscores whose kbtrans output equals argostranslate's), plus context (sentence counts, load).
+``overhead`` (1 − kbtrans ÷ raw) and ``identical`` (share of the naive sample's segments without markup,
+underscores or characters SentencePiece's normalisation rewrites — ``…``, no-break and repeated spaces,
+which kbtrans restores and argostranslate cannot — whose kbtrans output equals argostranslate's), plus
+context (sentence counts, load).
 """
 
 from __future__ import annotations
@@ -254,7 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     naive_t, kb_t, fast_t, raw_t = (statistics.median(times[name]) for name, _ in variants)
     naive_seg_s = len(sample) / naive_t
 
-    plain = [k for k, i in enumerate(sample_idx) if not _MARKUP.search(segments[i])]
+    # Plain: no markup, no "_" (argostranslate turns it into a space) and nothing SentencePiece's
+    # normalisation rewrites ("…", no-break or repeated spaces: kbtrans restores them, argostranslate cannot).
+    def untouched(seg: str) -> bool:
+        return bool(model.sp.Normalize(seg).replace("▁", " ").strip() == seg)
+
+    plain = [k for k, i in enumerate(sample_idx) if not _MARKUP.search(segments[i]) and untouched(segments[i])]
     same = sum(1 for k in plain if outputs[False][sample_idx[k]] == naive_out[k])
     identical = same / len(plain) if plain else 1.0
     copies = sum(1 for i, s in enumerate(segments) if outputs[False][i] == s) / len(segments)

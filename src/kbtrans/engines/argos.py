@@ -384,10 +384,14 @@ class _Model:
             raise EngineError("this Argos package has no sentencepiece.model (BPE packages are not supported). "
                               "Install a SentencePiece package for this language pair.", path=info.path)
         self.sp = spm.SentencePieceProcessor(model_file=str(sp_path))
+        extra: dict[str, Any] = {}
+        compute_type = str(getattr(_settings(), "compute_type", "auto"))
+        if compute_type != "auto":  # ARGOS_COMPUTE_TYPE, passed like argostranslate does
+            extra["compute_type"] = compute_type
         try:
             self.translator = ctranslate2.Translator(
                 str(info.path / "model"), device=options.device,
-                inter_threads=options.inter_threads, intra_threads=options.intra_threads,
+                inter_threads=options.inter_threads, intra_threads=options.intra_threads, **extra,
             )
         except (RuntimeError, ValueError) as exc:
             raise EngineError(f"CTranslate2 cannot load the model ({exc}). Reinstall the package.",
