@@ -247,14 +247,16 @@ _MARKUP = [
     "({a})", "«{a}»", "\"{a}\"", "{a}-{b}", "{n},{m}", "{n}%", "![[{a}.png]]", "[{a}]({b}.md)",
     "{a}:", "~{a}~", "={a}=", "{{{a}}}", "@{a}", "{a}/{b}", "\\{a}", "&{a};", "'{a}'",
 ]
-_RU_SYLLABLES = (
+_RU_SYLLABLES_TEXT = (
     "ба ва га да жа за ка ла ма на па ра са та фа ха ца ча ша ща бо во го до ко ло мо но по ро со то "
     "ми ни ли ри ти ки си зе не ле ре те ке се ну ру ту ку су лю ря ся жи ши ой ый ий ая ое ые ё ъе ью эй"
-).split()
-_EN_SYLLABLES = (
+)
+_RU_SYLLABLES = _RU_SYLLABLES_TEXT.split()
+_EN_SYLLABLES_TEXT = (
     "ba be bi bo bu ca ce co da de di do fa fe fi fo ga ge go ha he hi ho la le li lo ma me mi mo "
     "na ne ni no pa pe pi po ra re ri ro sa se si so ta te ti to th sh ch ing er ed ly tion qu x z w y"
-).split()
+)
+_EN_SYLLABLES = _EN_SYLLABLES_TEXT.split()
 _ALPHABETS = (
     "абвгдеёжзийклмнопрстуфхцчшщъыьэюя АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ "
     "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 "
@@ -744,7 +746,9 @@ def package_argosmodel(
             (f"{top}/sentencepiece.model", sp_model),
             (f"{top}/minisbd/{from_code}.onnx", sbd.read_bytes()),
         ]
-        entries += [(f"{top}/model/{p.relative_to(model_dir).as_posix()}", p) for p in model_dir.rglob("*") if p.is_file()]
+        entries += [
+            (f"{top}/model/{p.relative_to(model_dir).as_posix()}", p) for p in model_dir.rglob("*") if p.is_file()
+        ]
         out_file.parent.mkdir(parents=True, exist_ok=True)
         tmp_out = out_file.with_name(out_file.name + ".part")
         with zipfile.ZipFile(tmp_out, "w", zipfile.ZIP_STORED) as zf:

@@ -39,6 +39,7 @@ import os
 import time
 import urllib.request
 import zipfile
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -509,12 +510,14 @@ class ArgosEngine:
         return f"argos {info.name} {info.version}" + (" fast" if self.fast else "")
 
     def translate(self, texts: Sequence[str], source: str, target: str) -> Iterator[tuple[int, str]]:
+        if not texts:
+            return
         model = self.model(source, target)
         spans = [split_sentences(t, source) for t in texts]
         done: list[list[str | None]] = [[None] * len(s) for s in spans]
         missing = [len(s) for s in spans]
         waiting: dict[str, list[tuple[int, int]]] = {}
-        ready: list[int] = []
+        ready: deque[int] = deque()
 
         def fill(i: int, k: int, value: str) -> None:
             done[i][k] = value
@@ -549,7 +552,7 @@ class ArgosEngine:
 
         def flush_ready() -> Iterator[tuple[int, str]]:
             while ready:
-                i = ready.pop(0)
+                i = ready.popleft()
                 yield i, join(i)
 
         try:
@@ -593,7 +596,13 @@ class ArgosEngine:
                 **opts.translate_kwargs(),
             )
             for j, future in zip(group, futures, strict=True):
-                yield j, list(future.result().hypotheses[0])
+                try:
+                    result = future.result()
+                except (RuntimeError, ValueError) as exc:
+                    raise EngineError(f"CTranslate2 failed while translating with {model.info.name} "
+                                      f"{model.info.version} ({exc}). Try `device = \"cpu\"` or fewer `threads` in "
+                                      "kbtrans.toml, or reinstall the model.", path=model.info.path) from None
+                yield j, list(result.hypotheses[0])
 
 
 def create(cfg: Config, *, fast: bool = False) -> ArgosEngine:
