@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -75,6 +75,25 @@ def _one(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, str]]) -> _Do
         return exc
 
 
+#: Catalogs merged in this process (a sticky worker, or the only process), waiting to be written.
+_STASH: dict[str, list[catalog.Merged]] = {}
+
+
+def _merge_and_stash(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, str]]) -> _Done | KbtransError:
+    done = _one(cfg, no_obsolete, job)
+    if isinstance(done, KbtransError):
+        return done
+    _STASH[done.rel] = done.merged
+    return _Done(done.rel, done.lang, done.digest, [replace(m, text=None) for m in done.merged])
+
+
+def _write_stashed(cfg: Config, rel: str) -> tuple[list[bool], list[list[int] | None], list[int] | None]:
+    """Write the note's merged catalogs: (written?, stat) per catalog, and the note's stat."""
+    merged = _STASH.pop(rel)
+    written = [catalog.write(m) for m in merged]
+    return written, [state.stat_key(m.path) for m in merged], state.stat_key(cfg.content_dir / rel)
+
+
 def _find_renames(cfg: Config, todo: list[str], orphans: dict[str, list[Path]]) -> dict[str, dict[str, str]]:
     """For notes without any catalog, the orphaned catalog (per language) they were renamed from."""
     bases: dict[str, dict[str, str]] = {}
@@ -128,27 +147,36 @@ def extract(cfg: Config, *, no_obsolete: bool = False, jobs: int | None = None) 
     orphans = {lang: catalog.orphan_catalogs(cfg.locales_dir, lang, stems) for lang in cfg.languages}
     bases = _find_renames(cfg, todo, orphans) if any(orphans.values()) and todo else {}
 
-    results = list(parallel.pmap(partial(_one, cfg, no_obsolete), [(rel, bases.get(rel, {})) for rel in todo],
-                                 jobs=jobs))
-    errors = [r for r in results if isinstance(r, KbtransError)]
-    if errors:
-        raise errors[0]
+    # Each note's catalogs are merged and written by the same worker process (they stay there in
+    # between), and only once every note and catalog could be read.
+    jobs_in = list(enumerate(todo))
+    with parallel.StickyPool(jobs, parallel=len(todo) >= parallel.MIN_PARALLEL) as pool:
+        try:
+            results = pool.run(partial(_merge_and_stash, cfg, no_obsolete),
+                               [(i, (rel, bases.get(rel, {}))) for i, rel in jobs_in])
+            errors = [r for r in results if isinstance(r, KbtransError)]
+            if errors:
+                raise errors[0]
+            writes = pool.run(partial(_write_stashed, cfg), jobs_in)
+        finally:
+            _STASH.clear()
 
     written: list[Path] = []
     created = new = fuzzy = obsolete = 0
-    for done in results:
+    for done, (wrote, stats, note_stat) in zip(results, writes, strict=True):
         assert isinstance(done, _Done)
-        for m in done.merged:
-            if catalog.write(m):
+        for m, w in zip(done.merged, wrote, strict=True):
+            if w:
                 written.append(m.path)
                 created += m.created
                 new += m.new
                 fuzzy += m.fuzzy
                 obsolete += m.obsolete
         entries[done.rel] = {
-            "stat": state.stat_key(cfg.content_dir / done.rel),
+            "stat": note_stat,
             "lang": done.lang,
-            "po": {m.path.parent.relative_to(cfg.locales_dir).parts[0]: state.stat_key(m.path) for m in done.merged},
+            "po": {m.path.parent.relative_to(cfg.locales_dir).parts[0]: st for m, st in zip(done.merged, stats,
+                                                                                           strict=True)},
         }
     renamed = []
     for rel, by_lang in bases.items():
