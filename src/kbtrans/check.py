@@ -269,12 +269,18 @@ def _raw_html(text: str) -> Counter[str]:
 def check_active_content(e: Entry) -> Iterator[Finding]:
     """Scripts, event handlers, ``javascript:`` and raw HTML the source does not have (errors)."""
     # Outside the protected elements: scripts inside an added tag or link are reported by check_markup.
-    src = Counter(m.group().lower() for m in _UNSAFE.finditer(_prose(e, e.msgid)))
-    got = Counter(m.group().lower() for m in _UNSAFE.finditer(_prose(e, e.msgstr)))
+    target = _prose(e, e.msgstr)
+    if _UNSAFE.search(target):
+        src = Counter(m.group().lower() for m in _UNSAFE.finditer(_prose(e, e.msgid)))
+        got = Counter(m.group().lower() for m in _UNSAFE.finditer(target))
+    else:
+        src = got = Counter()
     for pattern, n in (got - src).items():
         yield Finding(ERROR, "unsafe-script", f"the translation introduces active content {pattern!r}"
                       + (f" ×{n}" if n > 1 else ""),
                       "remove it: a translation must not add scripts, event handlers or javascript: links")
+    if "<" not in e.msgstr:
+        return
     known = _signature(e.msgstr, e.comments)
     tags = {v for (k, v) in known if k == markup.HTML}
     for html, _n in (_raw_html(e.msgstr) - _raw_html(e.msgid)).items():
@@ -290,23 +296,26 @@ _EMPHASIS = (("**", re.compile(r"\*\*")), ("__", re.compile(r"(?<![\w_])__|__(?!
 _ESCAPE = re.compile(r"\\[\\*_~=]")
 
 
-def _delimiters(text: str, comments: bool) -> Counter[str]:
-    plain = _ESCAPE.sub("", _plain(text, comments))
-    out: Counter[str] = Counter()
-    for name, rx in _EMPHASIS:
-        out[name] = len(rx.findall(plain))
-    # A "* " at a line start is a bullet, not emphasis (a msgid line cannot start a list anyway).
-    return out
+_DELIMITER_CHARS = re.compile(r"[*_~=]")
+
+
+@lru_cache(maxsize=4096)
+def _delimiters(text: str, comments: bool) -> tuple[int, ...]:
+    """How many of each :data:`_EMPHASIS` delimiter the prose of ``text`` has (in that order)."""
+    plain = _plain(text, comments)
+    if not _DELIMITER_CHARS.search(plain):
+        return (0,) * len(_EMPHASIS)
+    plain = _ESCAPE.sub("", plain)
+    return tuple(len(rx.findall(plain)) for _name, rx in _EMPHASIS)
 
 
 def check_emphasis(e: Entry) -> Iterator[Finding]:
     """Emphasis delimiters (``*``, ``**``, ``_``, ``__``, ``~~``, ``==``) left unpaired (error)."""
     want, got = _delimiters(e.msgid, e.comments), _delimiters(e.msgstr, e.comments)
-    for name, _rx in _EMPHASIS:
-        if want[name] % 2 != got[name] % 2:
+    for (name, _rx), w, g in zip(_EMPHASIS, want, got, strict=True):
+        if w % 2 != g % 2:
             yield Finding(ERROR, "emphasis-unbalanced",
-                          f"unbalanced emphasis: {got[name]} {name!r} delimiter(s) in the translation, "
-                          f"{want[name]} in the source",
+                          f"unbalanced emphasis: {g} {name!r} delimiter(s) in the translation, {w} in the source",
                           f"close every {name}…{name} pair (or escape a literal one as \\{name[0]})")
 
 
