@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 
 from kbtrans import markup
 
@@ -166,3 +167,31 @@ def test_has_translatable_text_fast_path() -> None:
     for _ in range(20000):
         text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 12)))
         assert markup.has_translatable_text(text) == slow(text), repr(text)
+
+
+def test_segmentation_cache_returns_what_segmentation_returns(tmp_path: Path) -> None:
+    import shutil
+
+    from kbtrans import config, project
+    from tests.conftest import shared_corpus
+
+    src = shared_corpus("en-obsidian-tasks")
+    shutil.copytree(src, tmp_path / "content", ignore=shutil.ignore_patterns("*.json", "README.md"))
+    (tmp_path / "content" / "ru.md").write_text("---\nlang: ru\ntitle: 'Т'\n---\n# Заголовок\n\nТекст ^abc\n",
+                                                encoding="utf-8")
+    cfg = config.load(tmp_path)
+    rels = project.inventory(cfg).notes
+    fresh = [project.segment(rel, project.read_source(cfg, rel)[0], front_matter_keys=cfg.front_matter_keys,
+                             languages=cfg.languages, source_language=cfg.source_language) for rel in rels]
+    first = [project.load_note(cfg, rel) for rel in rels]  # writes the cache
+    assert (cfg.cache_dir / "notes" / "ru.md.json").is_file()
+    second = [project.load_note(cfg, rel) for rel in rels]  # reads it
+    assert first == fresh
+    assert second == fresh
+    # a changed note, or a changed setting, is segmented again
+    (tmp_path / "content" / "ru.md").write_text("# Другой\n", encoding="utf-8")
+    assert project.load_note(cfg, "ru.md").segments[0].text == "Другой"
+    other = config.load(tmp_path, {"front_matter_keys": ["title", "summary"]})
+    assert project.load_note(other, rels[0]) == project.segment(
+        rels[0], project.read_source(cfg, rels[0])[0], front_matter_keys=("title", "summary"),
+        languages=cfg.languages, source_language=cfg.source_language)

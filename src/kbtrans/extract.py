@@ -62,8 +62,7 @@ def _one(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, str]]) -> _Do
     rel, bases = job
     try:
         source, digest = project.read_source(cfg, rel)
-        note = project.segment(rel, source, front_matter_keys=cfg.front_matter_keys, languages=cfg.languages,
-                               source_language=cfg.source_language, translate_comments=cfg.translate_comments)
+        note = project.segment_cached(cfg, rel, source, digest)
         merged = []
         for lang in project.targets(cfg, note):
             path = catalog.catalog_path(cfg.locales_dir, lang, note.stem)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kbtrans.config import Config
 from kbtrans.errors import NoteError
-from kbtrans.model import Note, Source
+from kbtrans.model import Note, Segment, Source, Span
 from kbtrans.segment import segment
 
-__all__ = ["Inventory", "inventory", "load_note", "read_source", "segment", "source_ref", "targets"]
+__all__ = ["Inventory", "inventory", "load_note", "read_source", "segment", "segment_cached", "source_ref",
+           "targets"]
 
 
 @dataclass(frozen=True)
@@ -98,9 +104,28 @@ def read_source(cfg: Config, rel: str) -> tuple[Source, str]:
 
 
 def load_note(cfg: Config, rel: str) -> Note:
-    """Read and segment the note ``rel`` (content-relative)."""
-    source, _ = read_source(cfg, rel)
-    return segment(
+    """Read and segment the note ``rel`` (content-relative), reusing the segmentation cache."""
+    source, digest = read_source(cfg, rel)
+    return segment_cached(cfg, rel, source, digest)
+
+
+def segment_cached(cfg: Config, rel: str, source: Source, digest: str) -> Note:
+    """Segment ``source`` (the note ``rel`` whose content hash is ``digest``), or reuse a cached result.
+
+    The cache (``.kbtrans/notes/<note>.json``) is only a speed-up: an entry is used when the note's
+    content hash, the segmentation settings and kbtrans' segmentation code are all the same; anything
+    unreadable or different is segmented again and the entry rewritten.
+    """
+    key = _cache_key(cfg)
+    path = cfg.cache_dir / "notes" / (rel + ".json")
+    if key:
+        try:
+            data = json.loads(path.read_bytes())
+            if data["key"] == key and data["digest"] == digest:
+                return _note_from_json(rel, source, data)
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            pass
+    note = segment(
         rel,
         source,
         front_matter_keys=cfg.front_matter_keys,
@@ -108,6 +133,61 @@ def load_note(cfg: Config, rel: str) -> Note:
         source_language=cfg.source_language,
         translate_comments=cfg.translate_comments,
     )
+    if key:
+        data = {"key": key, "digest": digest, "lang": note.lang,
+                "lang_span": [note.lang_span.line, note.lang_span.start, note.lang_span.end]
+                if note.lang_span else None,
+                "segments": [[s.text, s.kind, s.section, [[sp.line, sp.start, sp.end] for sp in s.spans],
+                              s.single_line, s.translatable, s.quote] for s in note.segments]}
+        with contextlib.suppress(OSError):  # a cache that cannot be written is no error
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    return note
+
+
+def _note_from_json(rel: str, source: Source, data: dict[str, Any]) -> Note:
+    segments = tuple(Segment(text, kind, section, tuple(Span(*sp) for sp in spans), single, translatable, quote)
+                     for text, kind, section, spans, single, translatable, quote in data["segments"])
+    lang_span = Span(*data["lang_span"]) if data["lang_span"] else None
+    return Note(rel, data["lang"], source, segments, lang_span)
+
+
+#: The fields the cache stores; when the model changes, the cache is off until this is updated.
+_CACHED_FIELDS = {
+    Note: ("path", "lang", "source", "segments", "lang_span"),
+    Segment: ("text", "kind", "section", "spans", "single_line", "translatable", "quote"),
+    Span: ("line", "start", "end"),
+}
+
+
+@functools.lru_cache(maxsize=8)
+def _code_key() -> str:
+    """Hash of the code segmentation depends on: kbtrans' modules and the parser versions."""
+    import markdown_it
+    import mdit_py_plugins
+
+    from kbtrans import __version__, markup, model
+    from kbtrans import segment as segment_mod
+
+    if any(tuple(f.name for f in dataclasses.fields(cls)) != names for cls, names in _CACHED_FIELDS.items()):
+        return ""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(f"{__version__} {markdown_it.__version__} {mdit_py_plugins.__version__}".encode())
+    for mod in (markup, model, segment_mod):
+        h.update(Path(str(mod.__file__)).read_bytes())
+    return h.hexdigest()
+
+
+def _cache_key(cfg: Config) -> str:
+    """Empty when the cache cannot be used."""
+    try:
+        code = _code_key()
+    except OSError:
+        return ""
+    if not code:
+        return ""
+    return f"{code}:" + hashlib.blake2b(repr((cfg.front_matter_keys, cfg.languages, cfg.source_language,
+                                               cfg.translate_comments)).encode(), digest_size=8).hexdigest()
 
 
 def source_ref(cfg: Config, rel: str) -> str:
