@@ -183,10 +183,10 @@ class _Links:
     """Heading maps of every note in every locale, for anchor rewriting and dependency digests."""
 
     def __init__(self, maps: dict[tuple[str, str], dict[str, str]], langs_of: dict[str, str],
-                 index: anchors.NoteIndex) -> None:
+                 index: anchors.NoteIndex, known: dict[tuple[str, str], str] | None = None) -> None:
         self.maps, self.langs_of, self.index = maps, langs_of, index
         self._hmaps: dict[tuple[str, str], anchors.HeadingMap | None] = {}
-        self._digests: dict[tuple[str, str], str] = {}
+        self._digests: dict[tuple[str, str], str] = dict(known or {})
 
     def lookup_for(self, lang: str) -> anchors.Lookup:
         def lookup(note: str) -> anchors.HeadingMap | None:
@@ -197,15 +197,17 @@ class _Links:
             return self._hmaps[key]
         return lookup
 
+    def heading_digest(self, note: str, lang: str) -> str:
+        """Digest of the heading map of ``note`` in ``lang`` (stored with its build record)."""
+        key = (note, lang)
+        if key not in self._digests:
+            self._digests[key] = _digest(self.maps.get(key, {}))
+        return self._digests[key]
+
     def deps_digest(self, deps: list[str], lang: str) -> str:
         """Digest of the heading maps of the notes ``deps`` in ``lang``."""
-        parts = []
-        for d in sorted(deps):
-            key = (d, lang)
-            if key not in self._digests:
-                self._digests[key] = _digest(self.maps.get(key, {}))
-            parts.append([d, self._digests[key]])
-        return _digest(parts)
+        text = "\n".join(f"{d}\t{self.heading_digest(d, lang)}" for d in sorted(deps))
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,7 @@ def _render_stashed(cfg: Config, links: _Links, min_translated: float, rel: str)
             data = _render(cfg, work.note, p, links.index, links.lookup_for(p.lang), used)
             record["deps"] = sorted(used)
             record["deps_digest"] = links.deps_digest(record["deps"], p.lang)
+            record["hd"] = links.heading_digest(rel, p.lang)
             written = write_if_changed(target, data)
         record["in"] = [state.stat_key(cfg.content_dir / rel),
                         state.stat_key(catalog.catalog_path(cfg.locales_dir, p.lang, rel[:-3]))]
@@ -288,7 +291,8 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
     position = {rel: i for i, rel in enumerate(inv.notes)}
     pool = parallel.StickyPool(jobs, parallel=len(todo) >= parallel.MIN_PARALLEL)
     try:
-        return _build(cfg, options, inv, langs, todo, cached, position, pool, index, state_path, fingerprint)
+        return _build(cfg, options, inv, langs, todo, cached, position, pool, index, state_path, fingerprint,
+                      previous)
     finally:
         pool.close()
         _STASH.clear()
@@ -296,7 +300,8 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
 
 def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[str, ...], todo: list[str],
            cached: dict[tuple[str, str], dict[str, Any]], position: dict[str, int], pool: parallel.StickyPool,
-           index: anchors.NoteIndex, state_path: Path, fingerprint: str) -> BuildReport:
+           index: anchors.NoteIndex, state_path: Path, fingerprint: str,
+           previous: dict[str, Any]) -> BuildReport:
     out_root = cfg.output_dir
 
     def out_path(rel: str, lang: str) -> Path:
@@ -329,10 +334,16 @@ def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[s
                 maps[(rel, lang)] = cached[(rel, lang)]["headings"]
 
     # 2. A fresh note still needs rebuilding when a note it links to changed its headings.
-    links = _Links(maps, langs_of, index)
+    links = _Links(maps, langs_of, index, {key: seen["hd"] for key, seen in cached.items()
+                                           if key[0] not in works and isinstance(seen.get("hd"), str)})
     stale = [rel for rel in inv.notes if rel not in works and any(
         cached[(rel, lang)].get("deps_digest") != links.deps_digest(cached[(rel, lang)].get("deps", []), lang)
         for lang in langs)]
+    if len(todo) + len(stale) >= parallel.MIN_PARALLEL and not pool.parallel:
+        # Few notes changed but many link to them: plan them all in workers after all.
+        _STASH.clear()
+        pool.start()
+        run(todo)
     run(stale)
 
     # 3. Render and write (in the worker that planned the note).
@@ -375,10 +386,12 @@ def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[s
             src, dst = cfg.content_dir / rel, out_path(rel, lang)
             if _copy_if_changed(src, dst):
                 written.append(dst)
-        keep = {*(out_path(r, lang) for r in inv.notes if (r, lang) not in skipped_keys),
-                *(out_path(r, lang) for r in inv.attachments)}
-        removed.extend(_prune(out_root / lang, keep))
-    state.save(state_path, fingerprint, entries)
+        root = os.path.join(out_root, lang)
+        keep = {*(f"{root}/{r}" for r in inv.notes if (r, lang) not in skipped_keys),
+                *(f"{root}/{r}" for r in inv.attachments)}
+        removed.extend(_prune(root, keep))
+    if entries != previous:
+        state.save(state_path, fingerprint, entries)
     return BuildReport(len(inv.notes), tuple(written), tuple(removed), tuple(skipped), tuple(warnings),
                        {k: (v[0], v[1]) for k, v in counts.items()})
 
@@ -416,14 +429,29 @@ def _copy_if_changed(src: Path, dst: Path) -> bool:
     return True
 
 
-def _prune(root: Path, keep: set[Path]) -> list[Path]:
-    removed: list[Path] = []
-    if not root.is_dir():
-        return removed
-    for path in sorted(root.rglob("*"), reverse=True):
-        if path.is_file() and path not in keep:
-            path.unlink()
-            removed.append(path)
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
-    return removed
+def _prune(root: str, keep: set[str]) -> list[Path]:
+    """Remove the files under ``root`` not in ``keep`` (``root/rel`` strings), then empty folders."""
+    removed: list[str] = []
+
+    def walk(folder: str) -> bool:
+        """Prune ``folder``; True when it is empty afterwards."""
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        left = len(entries)
+        for entry in entries:
+            path = f"{folder}/{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                if walk(path):
+                    os.rmdir(path)
+                    left -= 1
+            elif path not in keep and (entry.is_file() or entry.is_symlink()):
+                os.unlink(path)
+                removed.append(path)
+                left -= 1
+        return left == 0
+
+    if os.path.isdir(root):
+        walk(root)
+    return [Path(p) for p in sorted(removed, reverse=True)]

@@ -74,7 +74,17 @@ class StickyPool:
         self.jobs = jobs or jobs_default()
         self._conns: list[Connection] = []
         self._procs: list[multiprocessing.process.BaseProcess] = []
-        if self.jobs > 1 and parallel:
+        if parallel:
+            self.start()
+
+    @property
+    def parallel(self) -> bool:
+        """Whether items run in worker processes."""
+        return bool(self._conns)
+
+    def start(self) -> None:
+        """Start the worker processes (if there is more than one job and they are not running yet)."""
+        if self.jobs > 1 and not self._conns:
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
             for _ in range(self.jobs):
