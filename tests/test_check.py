@@ -355,3 +355,14 @@ def test_shortcut_reference_labels_may_stay_russian() -> None:
     assert _codes(msgid, msgstr) == set()
     assert check_mod.left_over_cyrillic(msgid, msgstr) == []
     assert check_mod.left_over_cyrillic("Модель обучена на коде.", "The model is обучена on code.") == ["обучена"]
+
+
+def test_build_warnings_as_github_annotations(cli, tmp_path: Path) -> None:
+    kb = _broken_kb(cli, tmp_path)
+    line = next(c[2] for c in _cases(kb / BROKEN_PO) if c[0] == "dropped link")
+    r = cli("-C", kb, "build", "--format", "github")
+    assert r.exit_code == 0, r.output
+    assert (f"::warning file=locales/en/LC_MESSAGES/broken.po,line={line},title=kbtrans build::translation "
+            "changes the markup (lost link target 'https://example.org/paper')") in r.stdout
+    assert check_mod.github_escape("50%\nnext") == "50%25%0Anext"
+    assert check_mod.github_escape("a:b,c", prop=True) == "a%3Ab%2Cc"
