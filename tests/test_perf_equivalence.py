@@ -195,3 +195,22 @@ def test_segmentation_cache_returns_what_segmentation_returns(tmp_path: Path) ->
     assert project.load_note(other, rels[0]) == project.segment(
         rels[0], project.read_source(cfg, rels[0])[0], front_matter_keys=("title", "summary"),
         languages=cfg.languages, source_language=cfg.source_language)
+
+
+def test_inventory_walks_like_os_walk(tmp_path: Path) -> None:
+    """Hidden entries skipped, linked folders followed once (the first path in name order wins)."""
+    import os
+
+    from kbtrans import config, project
+
+    c = tmp_path / "content"
+    for d in ("a/.hidden", "b"):
+        (c / d).mkdir(parents=True)
+    for f in ("a/x.md", "a/.h.md", "a/.hidden/y.md", "b/z.MD", "b/img.png", "top.md"):
+        (c / f).write_text("x", encoding="utf-8")
+    os.symlink("../a", c / "b" / "link_to_a")
+    os.symlink("../top.md", c / "b" / "top_link.md")
+    os.symlink("..", c / "a" / "loop")
+    inv = project.inventory(config.load(tmp_path))
+    assert inv.notes == ("a/x.md", "b/top_link.md", "b/z.MD", "top.md")
+    assert inv.attachments == ("b/img.png",)

@@ -17,7 +17,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kbtrans import anchors, catalog, check, parallel, project, splice, state
+# check and splice (and the Markdown parser behind them) load only when a note is planned or rendered:
+# an up-to-date build does not need them.
+from kbtrans import anchors, catalog, parallel, project, state
 from kbtrans.config import Config
 from kbtrans.errors import KbtransError
 from kbtrans.fsutil import write_if_changed
@@ -118,6 +120,8 @@ def plan_note(cfg: Config, note: Note, lang: str, reviewed_only: bool) -> _Plan:
         if msg is not None and msg.msgstr == seg.text:
             done += 1  # identical: nothing to check, and the source is reproduced byte for byte
         elif msg is not None:
+            from kbtrans import check, splice
+
             problems = check.blocking(seg, msg.msgstr, note.lang, lang, comments=comments)
             fitted = None if problems else splice.fit(seg, msg.msgstr)
             if problems:
@@ -262,7 +266,7 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
     state_path = cfg.cache_dir / "build.json"
     fingerprint = _digest([cfg.content, cfg.locales, cfg.output, list(cfg.languages), cfg.source_language,
                            list(cfg.front_matter_keys), cfg.translate_comments, options.reviewed_only,
-                           options.min_translated])
+                           options.min_translated, "deps-v2"])
     previous = state.load(state_path, fingerprint)
     index = anchors.NoteIndex(list(inv.notes))
 
@@ -336,8 +340,13 @@ def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[s
     # 2. A fresh note still needs rebuilding when a note it links to changed its headings.
     links = _Links(maps, langs_of, index, {key: seen["hd"] for key, seen in cached.items()
                                            if key[0] not in works and isinstance(seen.get("hd"), str)})
+    # Every saved record matches the saved heading maps of its dependencies, so only notes linking to a
+    # re-planned or deleted note can be stale.
+    gone = {key.split("/", 1)[1] for key in previous} - set(inv.notes)
+    changed = gone | set(works)
     stale = [rel for rel in inv.notes if rel not in works and any(
-        cached[(rel, lang)].get("deps_digest") != links.deps_digest(cached[(rel, lang)].get("deps", []), lang)
+        not changed.isdisjoint(cached[(rel, lang)].get("deps", ()))
+        and cached[(rel, lang)].get("deps_digest") != links.deps_digest(cached[(rel, lang)].get("deps", []), lang)
         for lang in langs)]
     if len(todo) + len(stale) >= parallel.MIN_PARALLEL and not pool.parallel:
         # Few notes changed but many link to them: plan them all in workers after all.
@@ -412,6 +421,8 @@ def _render(cfg: Config, note: Note, plan: _Plan, index: anchors.NoteIndex, look
                 texts[i] = new
     if plan.copy and not texts:
         return (cfg.content_dir / note.path).read_bytes()
+    from kbtrans import splice
+
     return splice.render(note, texts, lang_value).encode("utf-8")
 
 

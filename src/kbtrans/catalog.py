@@ -8,6 +8,7 @@ longer in the note become obsolete (``#~``), so a translation is never lost.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -560,8 +561,10 @@ def orphan_catalogs(locales_dir: Path, lang: str, stems: set[str]) -> list[Path]
     if not root.is_dir():
         return []
     out = []
-    for p in sorted(root.rglob("*.po")):
-        stem = p.relative_to(root).with_suffix("").as_posix()
-        if stem not in stems:
-            out.append(p)
-    return out
+    base = str(root)
+    for folder, _, files in os.walk(base):  # strings, not Paths: this sees every catalog on every run
+        prefix = folder[len(base) + 1:].replace(os.sep, "/")
+        for name in files:
+            if name.endswith(".po") and (f"{prefix}/{name[:-3]}" if prefix else name[:-3]) not in stems:
+                out.append(Path(folder, name))
+    return sorted(out)

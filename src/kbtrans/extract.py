@@ -133,10 +133,11 @@ def extract(cfg: Config, *, no_obsolete: bool = False, jobs: int | None = None) 
 
     todo: list[str] = []
     entries: dict[str, object] = {}
+    content, locales = str(cfg.content_dir), str(cfg.locales_dir)  # string paths: this loop sees every note
     for rel in inv.notes:
         seen = previous.get(rel)
-        if isinstance(seen, dict) and seen.get("stat") == state.stat_key(cfg.content_dir / rel) and all(
-            state.stat_key(catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])) == st
+        if isinstance(seen, dict) and seen.get("stat") == state.stat_key(f"{content}/{rel}") and all(
+            state.stat_key(f"{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po") == st
             for lang, st in seen.get("po", {}).items()
         ):
             entries[rel] = seen

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,6 @@ from typing import Any
 from kbtrans.config import Config
 from kbtrans.errors import NoteError
 from kbtrans.model import Note, Segment, Source, Span
-from kbtrans.segment import segment
 
 __all__ = ["Inventory", "inventory", "load_note", "read_source", "segment", "segment_cached", "source_ref",
            "targets"]
@@ -50,26 +50,32 @@ def inventory(cfg: Config) -> Inventory:
     real_root = root.resolve()
     notes: list[str] = []
     others: list[str] = []
-    seen: set[Path] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        here = Path(dirpath)
-        real = here.resolve()
+    seen: set[str] = set()
+    # os.scandir with string paths (DirEntry knows links and folders without a stat per file).
+    pending = [(str(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        real = os.path.realpath(folder)
         if real in seen:  # a link loop
-            dirnames[:] = []
             continue
         seen.add(real)
-        dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
-        for d in dirnames:
-            if (here / d).is_symlink():
-                _check_inside(here / d, real_root, root)
-        for name in filenames:
-            if _is_hidden(name):
+        try:
+            with os.scandir(folder) as it:
+                listing = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        folders = []
+        for entry in listing:
+            if _is_hidden(entry.name):
                 continue
-            path = here / name
-            if path.is_symlink():
-                _check_inside(path, real_root, root)
-            rel = path.relative_to(root).as_posix()
-            (notes if name.lower().endswith(".md") else others).append(rel)
+            rel = prefix + entry.name
+            if entry.is_symlink():
+                _check_inside(Path(entry.path), real_root, root)
+            if entry.is_dir():
+                folders.append((entry.path, rel + "/"))
+            else:
+                (notes if entry.name.lower().endswith(".md") else others).append(rel)
+        pending.extend(reversed(folders))  # depth first in name order, like os.walk: the first path wins
     return Inventory(tuple(sorted(notes)), tuple(sorted(others)))
 
 
@@ -107,6 +113,15 @@ def load_note(cfg: Config, rel: str) -> Note:
     """Read and segment the note ``rel`` (content-relative), reusing the segmentation cache."""
     source, digest = read_source(cfg, rel)
     return segment_cached(cfg, rel, source, digest)
+
+
+def segment(path: str, source: Source, *, front_matter_keys: Iterable[str], languages: Iterable[str],
+            source_language: str, translate_comments: bool = False) -> Note:
+    """:func:`kbtrans.segment.segment` (imported on first use: the Markdown parser takes a while to load)."""
+    from kbtrans.segment import segment as run
+
+    return run(path, source, front_matter_keys=front_matter_keys, languages=languages,
+               source_language=source_language, translate_comments=translate_comments)
 
 
 def segment_cached(cfg: Config, rel: str, source: Source, digest: str) -> Note:
