@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from kbtrans import markup
 from kbtrans.model import Note, Segment, Span
 from kbtrans.segment import parser, yaml_quote
 
@@ -42,6 +43,26 @@ def _escape_line_start(line: str) -> str:
     return line
 
 
+_STRAY = re.compile(r"(?<!\\)\$|`")
+
+
+def _neutralise_stray(text: str) -> str:
+    """Escape ``$`` and backticks outside the protected elements (code spans, math, targets, …).
+
+    Unpaired in the segment, they could still pair with a delimiter of the next segment of the same
+    paragraph (a callout's title and body) and swallow it into a code span or formula.
+    """
+    if "$" not in text and "`" not in text:
+        return text
+    out, pos = [], 0
+    for e in markup.scan(text):
+        out.append(_STRAY.sub(lambda m: "\\$" if m.group() == "$" else "&#96;", text[pos:e.start]))
+        out.append(text[e.start:e.end])
+        pos = e.end
+    out.append(_STRAY.sub(lambda m: "\\$" if m.group() == "$" else "&#96;", text[pos:]))
+    return "".join(out)
+
+
 def fit(segment: Segment, text: str) -> str | None:
     """Shape a translation so it cannot change the note's block structure, or None if it cannot be.
 
@@ -57,6 +78,7 @@ def fit(segment: Segment, text: str) -> str | None:
     lines = [line for line in lines if line.strip()]
     if not lines:
         return None
+    lines = _neutralise_stray("\n".join(lines)).split("\n")
     if segment.single_line:
         one = " ".join(lines)
         if segment.kind.startswith("table"):
