@@ -11,7 +11,7 @@ from dataclasses import dataclass
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a build holds every segment in memory
 class Span:
     """Where one line of a segment's text sits in the source."""
 
@@ -23,7 +23,7 @@ class Span:
     """Column just past the text; the rest of the line is kept as it is."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a build holds every segment in memory
 class Segment:
     """One translatable unit of a note: a heading, paragraph, list item, table cell, …"""
 
