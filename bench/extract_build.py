@@ -239,10 +239,16 @@ def _tree_rss_kb(root_pid: int) -> int:
     return sum(rss.get(p, 0) for p in tree)
 
 
+#: CPU seconds (user + system) of the last command measured, its worker processes included.
+LAST_CPU = [0.0]
+
+
 def measure(argv: list[str], *, env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Run ``argv``; return (wall seconds, peak MB of its process tree, output). Raises on failure."""
     peak = [0]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = usage.ru_maxrss
+    cpu0 = usage.ru_utime + usage.ru_stime
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     done = threading.Event()
@@ -257,7 +263,9 @@ def measure(argv: list[str], *, env: dict[str, str] | None = None) -> tuple[floa
     wall = time.perf_counter() - t0
     done.set()
     th.join()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    after = usage.ru_maxrss
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime - cpu0
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{out}")
     single = after if after > before else 0  # ru_maxrss is a max over children so far
@@ -372,13 +380,15 @@ def run(kb: Path, args: argparse.Namespace) -> dict[str, object]:
           f"in {time.perf_counter() - t0:.1f} s; {_load()}", flush=True)
     res: dict[str, object] = {"notes": n}
     peaks: list[float] = []
+    cpu: dict[str, float] = {}
     j = args.jobs
 
     def step(label: str, key: str | None, *cmd: str) -> float:
         wall, mb, out = kbtrans(kb, *cmd, jobs=j)
         peaks.append(mb)
         last = out.strip().splitlines()[-1] if out.strip() else ""
-        print(f"  {label:<28} {wall:7.2f} s  {mb:6.0f} MB   {last[:100]}", flush=True)
+        print(f"  {label:<28} {wall:7.2f} s  {LAST_CPU[0]:6.2f} s CPU  {mb:5.0f} MB   {last[:90]}", flush=True)
+        cpu[label] = LAST_CPU[0]
         if key:
             res[key] = round(wall, 3)
         return wall
@@ -420,17 +430,22 @@ def run(kb: Path, args: argparse.Namespace) -> dict[str, object]:
             except SystemExit as exc:  # a failing check is reported, not fatal
                 print(f"  {cmd} failed: {str(exc)[:300]}", flush=True)
     res["peak_mb"] = round(max(peaks), 1)
+    res["extract_cpu_s"] = round(cpu["extract (cold)"], 3)
+    res["build_cpu_s"] = round(cpu["build (cold)"], 3)
+    res["edit_one_cpu_s"] = round(cpu["edit one: extract"] + cpu["edit one: build"], 3)
 
     if not args.no_mdpo and mdpo_available():
         print("mdpo (one process, one PO per note):", flush=True)
         me = [sys.executable, str(Path(__file__).resolve()), "--mdpo-worker"]
         wall, mb, _ = measure([*me, "extract", str(kb)])
-        print(f"  {'md2po':<28} {wall:7.2f} s  {mb:6.0f} MB", flush=True)
+        print(f"  {'md2po':<28} {wall:7.2f} s  {LAST_CPU[0]:6.2f} s CPU  {mb:5.0f} MB", flush=True)
         res["mdpo_extract_s"] = round(wall, 3)
+        res["mdpo_extract_cpu_s"] = round(LAST_CPU[0], 3)
         fill_identity(kb / "mdpo-locales")
         wall, mb, _ = measure([*me, "build", str(kb)])
-        print(f"  {'po2md':<28} {wall:7.2f} s  {mb:6.0f} MB", flush=True)
+        print(f"  {'po2md':<28} {wall:7.2f} s  {LAST_CPU[0]:6.2f} s CPU  {mb:5.0f} MB", flush=True)
         res["mdpo_build_s"] = round(wall, 3)
+        res["mdpo_build_cpu_s"] = round(LAST_CPU[0], 3)
         res["extract_ratio"] = round(float(res["extract_s"]) / float(res["mdpo_extract_s"]), 3)  # type: ignore[arg-type]
         res["build_ratio"] = round(float(res["build_s"]) / float(res["mdpo_build_s"]), 3)  # type: ignore[arg-type]
     elif not args.no_mdpo:
