@@ -67,3 +67,16 @@ def test_parallel_build_equals_serial_build(tmp_path: Path) -> None:
         assert (a / "build" / rel).read_bytes() == (b / "build" / rel).read_bytes(), rel
     assert [str(w) for w in ra.warnings] == [str(w).replace("/j2/", "/j1/") for w in rb.warnings]
     assert ra.translated == rb.translated
+
+
+def _die(x: int) -> int:
+    if x == 3:
+        os._exit(1)
+    return x
+
+
+def test_sticky_pool_reports_a_dead_worker() -> None:
+    from kbtrans.errors import InternalError
+
+    with parallel.StickyPool(2) as pool, pytest.raises(InternalError, match="worker process died"):
+        pool.run(_die, [(i, i) for i in range(10)])

@@ -12,6 +12,8 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
+from kbtrans.errors import InternalError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -110,7 +112,11 @@ class StickyPool:
         out: list[Any] = [None] * len(items)
         failure: BaseException | None = None
         for conn, positions in zip(self._conns, slots, strict=True):
-            status, value = conn.recv()
+            try:
+                status, value = conn.recv()
+            except (EOFError, OSError):
+                self.close()
+                raise InternalError("a worker process died (out of memory?); run again with -j 1") from None
             if status != "ok":
                 failure = failure or value
                 continue
