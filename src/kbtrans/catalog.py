@@ -416,6 +416,7 @@ def merge(path: Path, note: Note, lang: str, *, source_ref: str, project: str, n
     used: set[tuple[str | None, str]] = set()
     n_new = n_fuzzy = 0
     pending_fuzzy: list[tuple[polib.POEntry, str]] = []
+    occurrence_file = _occurrence_file(source_ref)
     for text, segs in _group(note.entries):
         key: tuple[str | None, str] = (None, text)
         old = current.get(key) or retired.get(key)
@@ -423,7 +424,7 @@ def merge(path: Path, note: Note, lang: str, *, source_ref: str, project: str, n
         entry = polib.POEntry(
             msgid=text,
             msgstr="",
-            occurrences=[(_occurrence_file(source_ref), str(s.line)) for s in segs],
+            occurrences=[(occurrence_file, str(s.line)) for s in segs],
             flags=[MD_FLAG],
         )
         if old is not None:
