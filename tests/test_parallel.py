@@ -80,3 +80,22 @@ def test_sticky_pool_reports_a_dead_worker() -> None:
 
     with parallel.StickyPool(2) as pool, pytest.raises(InternalError, match="worker process died"):
         pool.run(_die, [(i, i) for i in range(10)])
+
+
+def test_serial_build_plans_each_note_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kbtrans import project
+    from kbtrans.build import build
+
+    (tmp_path / "content").mkdir()
+    for i in range(parallel.MIN_PARALLEL + 2):
+        (tmp_path / "content" / f"n{i}.md").write_text(f"# Заметка {i}\n\nТекст.\n", encoding="utf-8")
+    calls: list[str] = []
+    real = project.load_note
+
+    def counting(cfg: config.Config, rel: str) -> object:
+        calls.append(rel)
+        return real(cfg, rel)
+
+    monkeypatch.setattr(project, "load_note", counting)
+    build(config.load(tmp_path), jobs=1)
+    assert sorted(calls) == sorted(f"n{i}.md" for i in range(parallel.MIN_PARALLEL + 2))

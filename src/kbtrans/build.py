@@ -348,7 +348,7 @@ def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[s
         not changed.isdisjoint(cached[(rel, lang)].get("deps", ()))
         and cached[(rel, lang)].get("deps_digest") != links.deps_digest(cached[(rel, lang)].get("deps", []), lang)
         for lang in langs)]
-    if len(todo) + len(stale) >= parallel.MIN_PARALLEL and not pool.parallel:
+    if len(todo) + len(stale) >= parallel.MIN_PARALLEL and pool.jobs > 1 and not pool.parallel:
         # Few notes changed but many link to them: plan them all in workers after all.
         _STASH.clear()
         pool.start()
