@@ -214,3 +214,50 @@ def test_inventory_walks_like_os_walk(tmp_path: Path) -> None:
     inv = project.inventory(config.load(tmp_path))
     assert inv.notes == ("a/x.md", "b/top_link.md", "b/z.MD", "top.md")
     assert inv.attachments == ("b/img.png",)
+
+
+def test_po_renderer_writes_what_polib_writes() -> None:
+    import polib
+
+    from kbtrans import catalog
+
+    rnd = random.Random(3)
+    pieces = ["", "a", "Текст", " ", '"', "\\", "\n", "\r", "\t", "\r\n", "\u2028", "\x0b", "\x0c", "\x1c", "#", "|",
+              "~", "⟦0⟧", "[[x#y|z]]", "`c`", "\x04", "\\n", "msgid", ":"]
+
+    def text(n: int = 6) -> str:
+        return "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, n)))
+
+    checked = 0
+    for base in _catalogs():
+        for _ in range(60):
+            po = polib.pofile(base, wrapwidth=0)
+            po.wrapwidth = 0
+            po.header = rnd.choice([po.header, "", text(), ",x\n:y\n\nz"])
+            if rnd.random() < 0.3:
+                po.metadata_is_fuzzy = ["fuzzy"]
+            for e in po:
+                if rnd.random() < 0.5:
+                    e.msgid, e.msgstr = text(), text()
+                if rnd.random() < 0.3:
+                    e.msgctxt = text()
+                if rnd.random() < 0.3:
+                    e.previous_msgid = text()
+                if rnd.random() < 0.2:
+                    e.previous_msgctxt = text()
+                if rnd.random() < 0.3:
+                    e.tcomment = text()
+                if rnd.random() < 0.3:
+                    e.comment = text()
+                if rnd.random() < 0.3:
+                    e.flags = [text(2) for _ in range(rnd.randint(0, 3))]
+                if rnd.random() < 0.3:
+                    e.occurrences = [(text(2) or "f", rnd.choice(["", "7"])) for _ in range(rnd.randint(0, 3))]
+                if rnd.random() < 0.2:
+                    e.obsolete = not e.obsolete
+            assert catalog.render(po) == str(po)
+            checked += 1
+    assert checked >= 200
+    plural = polib.pofile(_catalogs()[0], wrapwidth=0)
+    plural.append(polib.POEntry(msgid="one", msgid_plural="many", msgstr_plural={0: "a", 1: "b"}))
+    assert catalog.render(plural) == str(plural)

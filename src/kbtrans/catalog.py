@@ -385,7 +385,51 @@ class Merged:
 
 
 def render(po: polib.POFile) -> str:
-    return str(po)
+    """``str(po)``: polib's rendering, byte for byte (done here, about 1.5x faster, when unwrapped)."""
+    if po.wrapwidth > 0:
+        return str(po)
+    head = "".join("#\n" if not h else f"#{h}\n" if h[:1] in (",", ":") else f"# {h}\n"
+                   for h in po.header.split("\n"))
+    out = []
+    for e in [po.metadata_as_entry(), *(e for e in po if not e.obsolete), *(e for e in po if e.obsolete)]:
+        text = _render_entry(e)
+        if text is None:
+            return str(po)
+        out.append(text)
+    return head + "\n".join(out)
+
+
+def _render_field(name: str, prefix: str, value: str) -> list[str]:
+    # polib's _BaseEntry._str_field without wrapping
+    lines = value.splitlines(True)
+    lines = ["", *lines] if len(lines) > 1 else [value]
+    return [f'{prefix}{name} "{polib.escape(lines[0])}"', *(f'{prefix}"{polib.escape(x)}"' for x in lines[1:])]
+
+
+def _render_entry(e: polib.POEntry) -> str | None:
+    """polib's ``POEntry.__unicode__(wrapwidth=0)``; None for plural entries (polib renders those)."""
+    if e.msgid_plural or e.msgstr_plural or e.previous_msgid_plural is not None:
+        return None
+    ret = []
+    for value, prefix in ((e.tcomment, "# "),) if e.obsolete else ((e.tcomment, "# "), (e.comment, "#. ")):
+        if value:
+            ret += [prefix + c for c in value.split("\n")]
+    if not e.obsolete and e.occurrences:
+        ret.append("#: " + " ".join(f"{path}:{line}" if line else path for path, line in e.occurrences))
+    if e.flags:
+        ret.append("#, " + ", ".join(e.flags))
+    previous = "#~| " if e.obsolete else "#| "
+    if e.previous_msgctxt is not None:
+        ret += _render_field("msgctxt", previous, e.previous_msgctxt)
+    if e.previous_msgid is not None:
+        ret += _render_field("msgid", previous, e.previous_msgid)
+    flag = "#~ " if e.obsolete else ""
+    body = _render_field("msgctxt", flag, e.msgctxt) if e.msgctxt is not None else []
+    body += _render_field("msgid", flag, e.msgid)
+    body += _render_field("msgstr", flag, e.msgstr)
+    body.append("")
+    ret.append("\n".join(body))
+    return "\n".join(ret)
 
 
 def merge(path: Path, note: Note, lang: str, *, source_ref: str, project: str, no_obsolete: bool = False,
