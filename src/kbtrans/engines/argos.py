@@ -581,12 +581,11 @@ class ArgosEngine:
         groups = [(normal, _ARGOS_MAX_DECODING)]
         if long:
             groups.append((long, max(_ARGOS_MAX_DECODING, 2 * max(len(tokens[j]) for j in long) + 16)))
-        for group, max_decoding in groups:
-            if not group:
-                continue
-            # One asynchronous translate_batch over the whole (sorted) group: CTranslate2 cuts it into
-            # token-bounded batches and runs them on its workers; results are taken in order as they finish.
-            futures = model.translator.translate_batch(
+        # One asynchronous translate_batch per group (whole, sorted): CTranslate2 cuts it into token-bounded
+        # batches and runs them on its workers; every group is queued before the first result is awaited,
+        # and results are taken in order as they finish.
+        submitted = [
+            (group, model.translator.translate_batch(
                 [tokens[j] for j in group],
                 target_prefix=[[prefix] for _ in group] if prefix else None,
                 max_batch_size=opts.max_batch_tokens,
@@ -594,7 +593,10 @@ class ArgosEngine:
                 max_decoding_length=max_decoding,
                 asynchronous=True,
                 **opts.translate_kwargs(),
-            )
+            ))
+            for group, max_decoding in groups if group
+        ]
+        for group, futures in submitted:
             for j, future in zip(group, futures, strict=True):
                 try:
                     result = future.result()
