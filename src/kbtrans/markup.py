@@ -108,10 +108,10 @@ def scan(text: str, *, comments: bool = True) -> list[Element]:
                 out.append(Element(kind, start, end, target))
                 open_wikilinks += 1
             else:
-                close = text.find("]]", end)
-                if close < 0:
-                    continue
-                out.append(Element(kind, start, close + 2, target))
+                if not text.startswith("]]", end):
+                    continue  # "[[" without its "]]" right after the target: not a wikilink
+                out.append(Element(kind, start, end + 2, target))
+                pos = end + 2
         elif group == "wclose":
             if open_wikilinks:
                 open_wikilinks -= 1

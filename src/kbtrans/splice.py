@@ -43,24 +43,28 @@ def _escape_line_start(line: str) -> str:
     return line
 
 
-_STRAY = re.compile(r"(?<!\\)\$|`")
+_STRAY = re.compile(r"(?<!\\)\$|`|(?<!\\)\[\[")
 
 
 def _neutralise_stray(text: str) -> str:
-    """Escape ``$`` and backticks outside the protected elements (code spans, math, targets, …).
+    """Escape ``$``, backticks and ``[[`` outside the protected elements (code spans, math, targets, …).
 
     Unpaired in the segment, they could still pair with a delimiter of the next segment of the same
-    paragraph (a callout's title and body) and swallow it into a code span or formula.
+    paragraph (a callout's title and body) and swallow it into a code span, formula or wikilink.
     """
-    if "$" not in text and "`" not in text:
+    if "$" not in text and "`" not in text and "[[" not in text:
         return text
     out, pos = [], 0
     for e in markup.scan(text):
-        out.append(_STRAY.sub(lambda m: "\\$" if m.group() == "$" else "&#96;", text[pos:e.start]))
+        out.append(_STRAY.sub(_escape_stray, text[pos:e.start]))
         out.append(text[e.start:e.end])
         pos = e.end
-    out.append(_STRAY.sub(lambda m: "\\$" if m.group() == "$" else "&#96;", text[pos:]))
+    out.append(_STRAY.sub(_escape_stray, text[pos:]))
     return "".join(out)
+
+
+def _escape_stray(m: re.Match[str]) -> str:
+    return {"$": "\\$", "`": "&#96;", "[[": "\\[["}[m.group()]
 
 
 def fit(segment: Segment, text: str) -> str | None:

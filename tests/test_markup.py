@@ -1,0 +1,33 @@
+"""The protected-markup scanner: elements are ordered and never overlap; stray delimiters are neutralised."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kbtrans import markup, splice
+from kbtrans.model import Segment, Span
+
+PIECES = st.sampled_from(["[[", "]]", "|", "[", "]", "(", ")", "`", "``", "$", "$$", "^[", "[^1]", "<b>", "</b>",
+                          "http://x.org/a", "#tag", "%%", "&amp;", "a", "б", " ", "\n", "!", "\\", ":"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(PIECES, max_size=30).map("".join))
+def test_elements_are_ordered_and_disjoint(text: str) -> None:
+    pos = 0
+    for e in markup.scan(text):
+        assert pos <= e.start < e.end <= len(text), (text, e)
+        pos = e.end
+
+
+def test_wikilink_needs_its_closing_brackets_right_after_the_target() -> None:
+    kinds = [(e.kind, e.value) for e in markup.scan("a [[ b [[x|y]] and [[z]]")]
+    assert kinds == [(markup.WIKILINK, "x"), (markup.WIKILINK, "]]"), (markup.WIKILINK, "z")]
+
+
+def test_fit_neutralises_stray_delimiters_a_translation_adds() -> None:
+    seg = Segment("Текст `код` и [[z]].", "paragraph", "", (Span(0, 0, 20),))
+    out = splice.fit(seg, "Text ``` `код` costs $5 and [[ stray [[z]].")
+    assert out == "Text &#96;&#96;&#96; `код` costs \\$5 and \\[[ stray [[z]]."
+    assert markup.structure_diff(seg.text, out) == []
