@@ -41,6 +41,18 @@ def kb(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def sample_kb(tmp_path: Path) -> Path:
+    """A copy of the sample knowledge base with freshly extracted (untranslated) catalogs."""
+    from kbtrans import config, extract
+
+    root = tmp_path / "kb"
+    shutil.copytree(REPO / "content", root / "content")
+    shutil.copy(REPO / "glossary.csv", root / "glossary.csv")
+    extract.extract(config.load(root))
+    return root
+
+
+@pytest.fixture
 def cli() -> Callable[..., Result]:
     """Run ``kbtrans ARGS`` in-process through ``kbtrans.cli.main`` (exit codes as a user sees them)."""
     import sys

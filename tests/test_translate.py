@@ -40,16 +40,6 @@ def make_kb(root: Path, notes: dict[str, str]) -> Path:
     return root
 
 
-@pytest.fixture
-def sample_kb(tmp_path: Path) -> Path:
-    """A copy of the sample knowledge base with freshly extracted (untranslated) catalogs."""
-    root = tmp_path / "kb"
-    shutil.copytree(REPO / "content", root / "content")
-    shutil.copy(REPO / "glossary.csv", root / "glossary.csv")
-    extract.extract(config.load(root))
-    return root
-
-
 def messages(root: Path) -> dict[tuple[str, str], Message]:
     """(catalog path relative to the root, msgid) → message, for every current entry."""
     out = {}

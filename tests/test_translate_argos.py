@@ -20,22 +20,12 @@ from typing import Any
 
 import pytest
 
-from kbtrans import catalog, config, extract
+from kbtrans import catalog, config
 from kbtrans.engines import argos
-from tests.conftest import REPO, Result
+from tests.conftest import Result
 from tests.support.argos_fixtures import *  # noqa: F403  (the argos_* fixtures)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def sample_kb(tmp_path: Path) -> Path:
-    """A copy of the sample knowledge base with freshly extracted (untranslated) catalogs."""
-    root = tmp_path / "kb"
-    shutil.copytree(REPO / "content", root / "content")
-    shutil.copy(REPO / "glossary.csv", root / "glossary.csv")
-    extract.extract(config.load(root))
-    return root
 
 
 def messages(root: Path) -> dict[tuple[str, str], catalog.Message]:
