@@ -109,7 +109,8 @@ def scan(text: str, *, comments: bool = True) -> list[Element]:
                 open_wikilinks += 1
             else:
                 if not text.startswith("]]", end):
-                    continue  # "[[" without its "]]" right after the target: not a wikilink
+                    pos = start + 1  # not a wikilink ("[[[x]]" holds one a character later): look again
+                    continue
                 out.append(Element(kind, start, end + 2, target))
                 pos = end + 2
         elif group == "wclose":

@@ -43,28 +43,33 @@ def _escape_line_start(line: str) -> str:
     return line
 
 
-_STRAY = re.compile(r"(?<!\\)\$|`|(?<!\\)\[\[")
+_STRAY = re.compile(r"(?<!\\)\$|`")
+_STRAY_WIKI = re.compile(r"(?<!\\)\[\[")
 
 
-def _neutralise_stray(text: str) -> str:
-    """Escape ``$``, backticks and ``[[`` outside the protected elements (code spans, math, targets, …).
+def _neutralise_stray(text: str, source: str) -> str:
+    """Escape ``$`` and backticks outside the protected elements (code spans, math, targets, …), and
+    ``[[`` where the translation has more of them than the source.
 
     Unpaired in the segment, they could still pair with a delimiter of the next segment of the same
     paragraph (a callout's title and body) and swallow it into a code span, formula or wikilink.
     """
-    if "$" not in text and "`" not in text and "[[" not in text:
+    wiki = "[[" in text and len(_STRAY_WIKI.findall(markup.plain_text(text))) > len(
+        _STRAY_WIKI.findall(markup.plain_text(source)))
+    if "$" not in text and "`" not in text and not wiki:
         return text
     out, pos = [], 0
+
+    def clean(part: str) -> str:
+        part = _STRAY.sub(lambda m: "\\$" if m.group() == "$" else "&#96;", part)
+        return _STRAY_WIKI.sub(r"\\[[", part) if wiki else part
+
     for e in markup.scan(text):
-        out.append(_STRAY.sub(_escape_stray, text[pos:e.start]))
+        out.append(clean(text[pos:e.start]))
         out.append(text[e.start:e.end])
         pos = e.end
-    out.append(_STRAY.sub(_escape_stray, text[pos:]))
+    out.append(clean(text[pos:]))
     return "".join(out)
-
-
-def _escape_stray(m: re.Match[str]) -> str:
-    return {"$": "\\$", "`": "&#96;", "[[": "\\[["}[m.group()]
 
 
 def fit(segment: Segment, text: str) -> str | None:
@@ -82,7 +87,7 @@ def fit(segment: Segment, text: str) -> str | None:
     lines = [line for line in lines if line.strip()]
     if not lines:
         return None
-    lines = _neutralise_stray("\n".join(lines)).split("\n")
+    lines = _neutralise_stray("\n".join(lines), segment.text).split("\n")
     if segment.single_line:
         one = " ".join(lines)
         if segment.kind.startswith("table"):
