@@ -174,3 +174,21 @@ def test_identity_catalogs_reproduce_sample_kb(cli, tmp_path: Path) -> None:
             rel = note.relative_to(kb / "content")
             for lang in ("ru", "en"):
                 assert strip_lang(_built(kb, str(rel), lang)) == strip_lang(note.read_bytes()), rel
+
+
+def test_russian_mentions_in_english_are_kept_but_leftovers_are_not(cli, kb: Path) -> None:
+    (kb / "content" / "n.md").write_text(
+        "Термин «предобучение» означает обучение на большом корпусе.\n\nВторой абзац остался на русском.\n",
+        encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    _translate(kb, "n", {
+        "Термин «предобучение» означает обучение на большом корпусе.":
+            "The Russian term «предобучение» (*предобучение*) means training on a large corpus.",
+        "Второй абзац остался на русском.": "The second абзац остался на русском.",
+    })
+    r = cli("-C", kb, "build")
+    assert r.exit_code == 0, r.output
+    built = _built(kb, "n.md").decode()
+    assert "The Russian term «предобучение» (*предобучение*) means training" in built
+    assert "Второй абзац остался на русском." in built
+    assert "Russian words left in the English translation: 'абзац остался русском'" in r.stderr

@@ -502,6 +502,9 @@ def findings(e: Entry, checks: Sequence[Check] = ENTRY_CHECKS) -> list[Finding]:
 BLOCKING_CHECKS: tuple[Check, ...] = (check_active_content, check_emphasis)
 
 
+_MENTION = re.compile(r"«[^»\n]*»|“[^”\n]*”|\"[^\"\n]*\"|\([^()\n]*\)|(\*{1,2}|_{1,2})[^*_\n]+\1")
+
+
 def left_over_cyrillic(msgid: str, msgstr: str, *, comments: bool = True) -> list[str]:
     """Russian words of ``msgid`` left in an English ``msgstr`` that differs from it (half-done work).
 
@@ -514,7 +517,8 @@ def left_over_cyrillic(msgid: str, msgstr: str, *, comments: bool = True) -> lis
     if msgstr == msgid:
         return []
     prose = _words_prose(msgstr, comments)
-    cyr = _CYR_WORD.findall(prose)
+    # Words quoted, emphasised or in parentheses are mentions ("the term «предобучение»"), not leftovers.
+    cyr = _CYR_WORD.findall(_MENTION.sub(" ", prose))
     if not cyr:
         return []
     source = {w.lower() for w in _CYR_WORD.findall(_words_prose(msgid, comments))}
