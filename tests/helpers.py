@@ -7,6 +7,8 @@ from pathlib import Path
 
 import polib
 
+from kbtrans.catalog import Message
+
 
 def fill_catalogs(locales: Path, transform: Callable[[str], str] = lambda s: s, *, fuzzy: bool = False) -> int:
     """Set every msgstr of every catalog under ``locales`` to ``transform(msgid)``. Returns entries set."""
@@ -29,3 +31,15 @@ def strip_lang(text: bytes) -> bytes:
     import re
 
     return re.sub(rb"(?m)^(lang:[ \t]*['\"]?)[A-Za-z-]+", rb"\1XX", text, count=1)
+
+
+def messages(root: Path) -> dict[tuple[str, str], Message]:
+    """(catalog path relative to the root, msgid) → message, for every current entry."""
+    from kbtrans import catalog
+
+    out = {}
+    for path in sorted((root / "locales").rglob("*.po")):
+        for m in catalog.read(path):
+            if not m.obsolete:
+                out[(path.relative_to(root).as_posix(), m.msgid)] = m
+    return out

@@ -24,6 +24,7 @@ from kbtrans.placeholders import protect
 from kbtrans.translate import Options, translate
 
 from .conftest import REPO, Result
+from .helpers import messages
 from .support.mt_engines import read_log
 
 ENGINES = "tests.support.mt_engines"
@@ -38,16 +39,6 @@ def make_kb(root: Path, notes: dict[str, str]) -> Path:
         path.write_text(text, encoding="utf-8")
     extract.extract(config.load(root))
     return root
-
-
-def messages(root: Path) -> dict[tuple[str, str], Message]:
-    """(catalog path relative to the root, msgid) → message, for every current entry."""
-    out = {}
-    for path in sorted((root / "locales").rglob("*.po")):
-        for m in catalog.read(path):
-            if not m.obsolete:
-                out[(path.relative_to(root).as_posix(), m.msgid)] = m
-    return out
 
 
 def po_files(root: Path) -> list[Path]:

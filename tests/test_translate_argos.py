@@ -23,18 +23,10 @@ import pytest
 from kbtrans import catalog, config
 from kbtrans.engines import argos
 from tests.conftest import Result
+from tests.helpers import messages
 from tests.support.argos_fixtures import *  # noqa: F403  (the argos_* fixtures)
 
 pytestmark = pytest.mark.slow
-
-
-def messages(root: Path) -> dict[tuple[str, str], catalog.Message]:
-    out = {}
-    for path in sorted((root / "locales").rglob("*.po")):
-        for m in catalog.read(path):
-            if not m.obsolete:
-                out[(path.relative_to(root).as_posix(), m.msgid)] = m
-    return out
 
 
 def msgfmt_check(root: Path) -> None:
