@@ -192,3 +192,34 @@ def test_russian_mentions_in_english_are_kept_but_leftovers_are_not(cli, kb: Pat
     assert "The Russian term «предобучение» (*предобучение*) means training" in built
     assert "Второй абзац остался на русском." in built
     assert "Russian words left in the English translation: 'абзац остался русском'" in r.stderr
+
+
+REFS = "Доступна [печатная книга] и [версия онлайн][сайт].\n\n[печатная книга]: https://example.org/book\n" \
+       "[сайт]: https://example.org/\n"
+
+
+def test_links_to_reference_definitions_must_survive(cli, kb: Path) -> None:
+    (kb / "content" / "n.md").write_text(REFS, encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    msgid = "Доступна [печатная книга] и [версия онлайн][сайт]."
+    _translate(kb, "n", {msgid: "A [printed book] and [an online version][сайт] are available."})
+    r = cli("-C", kb, "build")
+    assert "lost reference label 'печатная книга'" in r.stderr
+    assert msgid in _built(kb, "n.md").decode()
+    r = cli("-C", kb, "check")
+    assert r.exit_code == 1 and "reference-label-lost" in r.output, r.output
+    good = "A [printed book][печатная книга] and [an online version][сайт] are available."
+    _translate(kb, "n", {msgid: good})
+    r = cli("-C", kb, "build", "--strict")
+    assert r.exit_code == 0, r.output
+    assert good in _built(kb, "n.md").decode()
+
+
+def test_machine_translation_keeps_links_to_reference_definitions(cli, kb: Path) -> None:
+    (kb / "content" / "n.md").write_text(REFS, encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    r = cli("-C", kb, "translate", "--engine", "pseudo")
+    assert r.exit_code == 0, r.output
+    r = cli("-C", kb, "check")
+    assert "reference-label-lost" not in r.output
+    assert cli("-C", kb, "build", "--strict").exit_code == 0

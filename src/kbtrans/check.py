@@ -131,6 +131,8 @@ class Entry:
     """``%%comments%%`` are protected (not translated)."""
     kind: str = ""
     """What the entry is ("paragraph", "footnote [^1]", …) when ``segment`` is None (from the ``#.`` comment)."""
+    references: frozenset[str] = frozenset()
+    """Labels of the note's reference definitions (a shortcut ``[label]`` is a link to one of them)."""
 
     @property
     def what(self) -> str:
@@ -177,9 +179,9 @@ def _plain(text: str, comments: bool) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _signature(text: str, comments: bool) -> Counter[tuple[str, str]]:
+def _signature(text: str, comments: bool, references: frozenset[str] = frozenset()) -> Counter[tuple[str, str]]:
     """:func:`kbtrans.markup.signature`, memoised (callers must not modify the result)."""
-    return markup.signature(text, comments=comments)
+    return markup.signature(text, comments=comments, references=references)
 
 
 def _short(value: str, n: int = 60) -> str:
@@ -193,8 +195,8 @@ def _is_external(target: str) -> bool:
 
 def check_markup(e: Entry) -> Iterator[Finding]:
     """Protected markup added, lost or changed (errors); additions the source lacks are safety errors."""
-    want = _signature(e.msgid, e.comments)
-    got = _signature(e.msgstr, e.comments)
+    want = _signature(e.msgid, e.comments, e.references)
+    got = _signature(e.msgstr, e.comments, e.references)
     if want == got:
         return
     lost_all, added_all = want - got, got - want
@@ -533,7 +535,7 @@ def left_over_cyrillic(msgid: str, msgstr: str, *, comments: bool = True) -> lis
 
 
 def blocking(segment: Segment, msgstr: str, source_lang: str, target_lang: str, *,
-             comments: bool = True) -> list[str]:
+             comments: bool = True, references: frozenset[str] = frozenset()) -> list[str]:
     """Why ``build`` must not use ``msgstr`` for ``segment`` (empty when it may).
 
     Changed markup (:func:`kbtrans.markup.structure_diff`), added scripts or raw HTML, unbalanced
@@ -541,8 +543,9 @@ def blocking(segment: Segment, msgstr: str, source_lang: str, target_lang: str, 
     translation out of the build. (A line
     that would start a heading or list is escaped by :func:`kbtrans.splice.fit` instead.)
     """
-    out = markup.structure_diff(segment.text, msgstr, comments=comments)
-    e = Entry(segment.text, msgstr, segment, source_lang, target_lang, glossary.Glossary(), comments)
+    out = markup.structure_diff(segment.text, msgstr, comments=comments, references=references)
+    e = Entry(segment.text, msgstr, segment, source_lang, target_lang, glossary.Glossary(), comments,
+              references=references)
     for c in BLOCKING_CHECKS:
         out.extend(f.message for f in c(e) if f.severity == ERROR)
     if target_lang == "en":
@@ -647,13 +650,16 @@ def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[],
     if not todo:
         return issues, 0
     segs: dict[str, Segment] = {}
+    refs: frozenset[str] = frozenset()
     if any(m.msgstr != m.msgid for m in todo):
-        for seg in get_note().entries:
+        note = get_note()
+        refs = frozenset(note.references)
+        for seg in note.entries:
             segs.setdefault(seg.text, seg)
     comments = not cfg.translate_comments
     for m in todo:
         kind = next((c.split(" · ", 1)[0] for c in m.comments if c.startswith("footnote")), "")
-        e = Entry(m.msgid, m.msgstr, segs.get(m.msgid), note_lang, lang, g, comments, kind)
+        e = Entry(m.msgid, m.msgstr, segs.get(m.msgid), note_lang, lang, g, comments, kind, refs)
         for f in findings(e):
             sev = ERROR if strict and f.code.startswith("glossary-") else f.severity
             issues.append(Issue(sev, f.code, name, m.line, _excerpt(m.msgid), f.message, f.hint))

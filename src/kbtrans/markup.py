@@ -152,19 +152,27 @@ STRUCTURAL = frozenset({CODE, MATH, COMMENT, WIKILINK, EMBED, LINK, REFLABEL, FO
                         HTML, URL, TAG})
 
 
-def signature(text: str, *, comments: bool = True) -> Counter[tuple[str, str]]:
-    """The multiset of protected (kind, value) pairs of ``text``: what a translation must keep."""
-    return Counter((e.kind, e.value) for e in scan(text, comments=comments) if e.kind in STRUCTURAL)
+def signature(text: str, *, comments: bool = True,
+              references: frozenset[str] = frozenset()) -> Counter[tuple[str, str]]:
+    """The multiset of protected (kind, value) pairs of ``text``: what a translation must keep.
+
+    With the note's ``references``, a shortcut link ``[label]`` counts as the reference label it uses
+    (so ``[label]`` may become ``[translated text][label]``).
+    """
+    sig = Counter((e.kind, e.value) for e in scan(text, comments=comments) if e.kind in STRUCTURAL)
+    sig.update((REFLABEL, label) for label in shortcut_references(text, references))
+    return sig
 
 
-def structure_diff(msgid: str, msgstr: str, *, comments: bool = True) -> list[str]:
+def structure_diff(msgid: str, msgstr: str, *, comments: bool = True,
+                   references: frozenset[str] = frozenset()) -> list[str]:
     """Human-readable differences between the protected markup of ``msgid`` and ``msgstr``.
 
     Empty when the translation keeps every link target, wikilink target, footnote label, code span,
     math, HTML tag, URL and tag of the source (in any order).
     """
-    want = signature(msgid, comments=comments)
-    got = signature(msgstr, comments=comments)
+    want = signature(msgid, comments=comments, references=references)
+    got = signature(msgstr, comments=comments, references=references)
     if want == got:
         return []
     problems = []
@@ -173,6 +181,22 @@ def structure_diff(msgid: str, msgstr: str, *, comments: bool = True) -> list[st
     for (kind, value), n in sorted((got - want).items()):
         problems.append(f"added {kind} {value!r}" + (f" ×{n}" if n > 1 else ""))
     return problems
+
+
+_SHORTCUT = re.compile(r"(?<![\\\[\]])\[((?:[^\[\]\\\n]|\\.)+)\](?![\[(:])")
+
+
+def shortcut_references(text: str, defined: frozenset[str]) -> list[str]:
+    """Labels (lower case) of shortcut reference links ``[label]`` in ``text`` whose definition exists.
+
+    ``defined`` holds the note's definition labels normalised as markdown-it does. A shortcut link is its
+    label: translating its text would break the link unless written ``[text][label]``.
+    """
+    if not defined or "]" not in text:
+        return []
+    from markdown_it.common.utils import normalizeReference
+
+    return [m.group(1).lower() for m in _SHORTCUT.finditer(text) if normalizeReference(m.group(1)) in defined]
 
 
 def plain_text(text: str, *, comments: bool = True) -> str:

@@ -110,6 +110,8 @@ class Note:
     """Its segments in document order (translatable or not)."""
     lang_span: Span | None = None
     """Where the front matter's ``lang`` value is, if the note has one."""
+    references: tuple[str, ...] = ()
+    """Labels of the note's reference definitions (``[label]: url``), normalised as markdown-it does."""
 
     @property
     def entries(self) -> tuple[Segment, ...]:

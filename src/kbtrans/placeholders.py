@@ -581,6 +581,7 @@ def _escape_start(text: str) -> str:
 
 
 def problems(source: str, text: str, segments: Sequence[Segment] = (), *, source_lang: str = "",
+             references: frozenset[str] = frozenset(),
              target_lang: str = "", comments: bool = True) -> list[str]:
     """Why ``build`` would not use ``text`` as the translation of ``source`` in one of ``segments``.
 
@@ -596,11 +597,11 @@ def problems(source: str, text: str, segments: Sequence[Segment] = (), *, source
     if not text.strip():
         return ["empty"]
     if not segments:
-        return markup.structure_diff(source, text, comments=comments)
+        return markup.structure_diff(source, text, comments=comments, references=references)
     out: list[str] = []
     for seg in segments:
-        found = check.blocking(seg, text, source_lang, target_lang, comments=comments)
-        entry = check.Entry(source, text, seg, source_lang, target_lang, comments=comments)
+        found = check.blocking(seg, text, source_lang, target_lang, comments=comments, references=references)
+        entry = check.Entry(source, text, seg, source_lang, target_lang, comments=comments, references=references)
         found.extend(f.message for f in check.findings(entry) if f.severity == check.ERROR)
         if not found and fit(seg, text) is None:
             found = ["would change the block structure"]
@@ -609,14 +610,17 @@ def problems(source: str, text: str, segments: Sequence[Segment] = (), *, source
 
 
 def valid(source: str, text: str, segments: Sequence[Segment] = (), *, source_lang: str = "",
-          target_lang: str = "", comments: bool = True) -> bool:
-    """Whether ``build`` would use ``text`` as the translation of ``source`` (see :func:`problems`)."""
+          target_lang: str = "", comments: bool = True, references: frozenset[str] = frozenset()) -> bool:
+    """Whether ``build`` would use ``text`` as the translation of ``source`` (see :func:`problems`).
+
+    ``references`` are the labels of the note's reference definitions (:attr:`kbtrans.model.Note.references`).
+    """
     return not problems(source, text, segments, source_lang=source_lang, target_lang=target_lang,
-                        comments=comments)
+                        comments=comments, references=references)
 
 
 def restore(output: str, masked: Masked, *, segments: Sequence[Segment] = (), source_lang: str = "",
-            target_lang: str = "") -> Restored:
+            target_lang: str = "", references: frozenset[str] = frozenset()) -> Restored:
     """Put ``masked``'s elements back into the engine's ``output``, repairing what the model broke.
 
     ``segments`` are the segments the translation will be used for, ``source_lang``/``target_lang`` the
@@ -637,6 +641,6 @@ def restore(output: str, masked: Masked, *, segments: Sequence[Segment] = (), so
     for stage in range(3):
         text = _assemble(tokens, masked, stage, target_lang)
         if valid(masked.source, text, segments, source_lang=source_lang, target_lang=target_lang,
-                 comments=masked.comments):
+                 comments=masked.comments, references=references):
             return Restored(text, tuple(repairs + ([notes[stage]] if stage else [])))
     return Restored(masked.source, (*repairs, "model output unusable; source text kept"), fallback=True)

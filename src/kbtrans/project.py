@@ -152,6 +152,7 @@ def segment_cached(cfg: Config, rel: str, source: Source, digest: str) -> Note:
         data = {"key": key, "digest": digest, "lang": note.lang,
                 "lang_span": [note.lang_span.line, note.lang_span.start, note.lang_span.end]
                 if note.lang_span else None,
+                "references": list(note.references),
                 "segments": [[s.text, s.kind, s.section, [[sp.line, sp.start, sp.end] for sp in s.spans],
                               s.single_line, s.translatable, s.quote] for s in note.segments]}
         with contextlib.suppress(OSError):  # a cache that cannot be written is no error
@@ -164,12 +165,12 @@ def _note_from_json(rel: str, source: Source, data: dict[str, Any]) -> Note:
     segments = tuple(Segment(text, kind, section, tuple(Span(*sp) for sp in spans), single, translatable, quote)
                      for text, kind, section, spans, single, translatable, quote in data["segments"])
     lang_span = Span(*data["lang_span"]) if data["lang_span"] else None
-    return Note(rel, data["lang"], source, segments, lang_span)
+    return Note(rel, data["lang"], source, segments, lang_span, tuple(data["references"]))
 
 
 #: The fields the cache stores; when the model changes, the cache is off until this is updated.
 _CACHED_FIELDS = {
-    Note: ("path", "lang", "source", "segments", "lang_span"),
+    Note: ("path", "lang", "source", "segments", "lang_span", "references"),
     Segment: ("text", "kind", "section", "spans", "single_line", "translatable", "quote"),
     Span: ("line", "start", "end"),
 }

@@ -496,4 +496,4 @@ def segment(path: str, source: Source, *, front_matter_keys: Iterable[str], lang
     _reference_titles(w, env)
     segments = tuple(sorted(w.segments, key=lambda seg: (seg.spans[0].line, seg.spans[0].start)))
     lang = w.lang_value.strip().lower() if w.lang_value else detect_language(segments, languages, source_language)
-    return Note(path, lang, source, segments, w.lang_span)
+    return Note(path, lang, source, segments, w.lang_span, tuple(sorted(env.get("references", {}))))

@@ -103,6 +103,7 @@ class _Item:
     target: str
     msgid: str
     segments: tuple[Segment, ...]
+    references: frozenset[str] = frozenset()
 
 
 def _select(notes: Sequence[str], globs: Sequence[str]) -> list[str]:
@@ -213,7 +214,8 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
             n_catalogs += 1
             for m in catalog.read(path):
                 if _wanted(m, options.refresh):
-                    items.append(_Item(path, note.lang, lang, m.msgid, tuple(by_text.get(m.msgid, ()))))
+                    items.append(_Item(path, note.lang, lang, m.msgid, tuple(by_text.get(m.msgid, ())),
+                                       frozenset(note.references)))
 
     # 1. Translation memory.
     writer = _Writer()
@@ -223,7 +225,8 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
     for it in items:
         hit = memories[it.target].get(it.msgid)
         if hit is not None and placeholders.valid(it.msgid, hit[0], it.segments, source_lang=it.source,
-                                                          target_lang=it.target, comments=comments):
+                                                  target_lang=it.target, comments=comments,
+                                                  references=it.references):
             writer.add(it.path, catalog.Fill(it.msgid, hit[0], True, f"{MT_PREFIX} memory {_rel(cfg, hit[1])}",
                                              _REPLACE_PREFIX, drop_previous=True))
             n_memory += 1
@@ -265,7 +268,8 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
                 answered.add(i)
                 for msgid, (masked, group) in stream[texts[i]].items():
                     restored = placeholders.restore(output, masked, segments=[s for it in group for s in it.segments],
-                                                    source_lang=src, target_lang=tgt)
+                                                    source_lang=src, target_lang=tgt,
+                                                    references=frozenset().union(*(it.references for it in group)))
                     comment = provenance
                     if restored.repairs:
                         repaired += 1
