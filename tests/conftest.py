@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pytest
@@ -87,8 +87,28 @@ def cli() -> Callable[..., Result]:
     return run
 
 
-def copy_tree(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst, dirs_exist_ok=True)
+#: The note collections of ../shared/corpora (the CommonMark examples are separate: :func:`write_commonmark`).
+CORPORA = ["ru-openbox", "en-obsidian-tasks", "parallel-rust-book", "parallel-diplodoc"]
 
 
-__all__ = ["FIXTURES", "REPO", "SHARED", "Callable", "Result", "app", "copy_tree", "shared_corpus"]
+def copy_corpus(name: str, content: Path) -> None:
+    """Copy the notes of ../shared/corpora/NAME into ``content`` (replacing it), or skip when absent."""
+    src = shared_corpus(name)
+    shutil.rmtree(content, ignore_errors=True)
+    shutil.copytree(src, content, ignore=shutil.ignore_patterns("*.json", "README.md"))
+
+
+def write_commonmark(content: Path, exclude: Collection[int] = ()) -> int:
+    """Write each CommonMark 0.31.2 spec example as ``content/example-NNN.md`` (or skip when absent)."""
+    import json
+
+    spec = json.loads((shared_corpus("commonmark") / "spec.json").read_text(encoding="utf-8"))
+    assert len(spec) == 652
+    for ex in spec:
+        if ex["example"] not in exclude:
+            (content / f"example-{ex['example']:03d}.md").write_text(ex["markdown"], encoding="utf-8", newline="")
+    return len(spec) - len(exclude)
+
+
+__all__ = ["CORPORA", "FIXTURES", "REPO", "SHARED", "Callable", "Result", "app", "copy_corpus", "shared_corpus",
+           "write_commonmark"]

@@ -43,3 +43,26 @@ def messages(root: Path) -> dict[tuple[str, str], Message]:
             if not m.obsolete:
                 out[(path.relative_to(root).as_posix(), m.msgid)] = m
     return out
+
+
+def assert_msgfmt_ok(*paths: Path) -> None:
+    """GNU gettext accepts every PO file given (or found under a folder given), header and formats included.
+
+    Skips where msgfmt is not installed, except in CI (``CI`` set), where `.ci/run` installs it.
+    """
+    import os
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("msgfmt") is None:
+        if os.environ.get("CI"):
+            pytest.fail("msgfmt (GNU gettext) is missing in CI: .ci/run should have installed it")
+        pytest.skip("msgfmt (GNU gettext) is not installed")
+    files = [f for p in paths for f in (sorted(p.rglob("*.po")) if p.is_dir() else [p])]
+    assert files, paths
+    for po in files:
+        proc = subprocess.run(["msgfmt", "--check", "--check-format", "--check-header", "-o", os.devnull, str(po)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, f"{po}: {proc.stderr}"

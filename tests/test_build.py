@@ -160,11 +160,13 @@ def test_attachments_pruning_and_no_rewrites(cli, kb: Path) -> None:
 
 
 def test_identity_catalogs_reproduce_sample_kb(cli, tmp_path: Path) -> None:
-    from tests.conftest import REPO, copy_tree
+    import shutil
+
+    from tests.conftest import REPO
     from tests.helpers import strip_lang
 
     kb = tmp_path / "kb"
-    copy_tree(REPO / "content", kb / "content")
+    shutil.copytree(REPO / "content", kb / "content")
     assert cli("-C", kb, "extract").exit_code == 0
     fill_catalogs(kb / "locales")
     r = cli("-C", kb, "build", "--strict")

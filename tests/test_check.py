@@ -13,7 +13,7 @@ import pytest
 from kbtrans import check as check_mod
 from kbtrans import config
 from kbtrans.model import Segment, Span
-from tests.conftest import FIXTURES, REPO, shared_corpus
+from tests.conftest import CORPORA, FIXTURES, REPO, copy_corpus, write_commonmark
 from tests.helpers import fill_catalogs
 
 BROKEN_PO = Path("locales/en/LC_MESSAGES/broken.po")
@@ -304,19 +304,14 @@ def test_identity_sample_kb_has_no_errors(cli, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_identity_commonmark_examples_have_no_errors(cli, kb: Path) -> None:
-    spec = json.loads((shared_corpus("commonmark") / "spec.json").read_text(encoding="utf-8"))
-    for ex in spec:
-        (kb / "content" / f"example-{ex['example']:03d}.md").write_text(ex["markdown"], encoding="utf-8",
-                                                                         newline="")
+    write_commonmark(kb / "content")
     assert _identity_errors(cli, kb) == []
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("corpus", ["ru-openbox", "en-obsidian-tasks", "parallel-rust-book", "parallel-diplodoc"])
+@pytest.mark.parametrize("corpus", CORPORA)
 def test_identity_corpus_has_no_errors(cli, kb: Path, corpus: str) -> None:
-    src = shared_corpus(corpus)
-    shutil.rmtree(kb / "content")
-    shutil.copytree(src, kb / "content", ignore=shutil.ignore_patterns("*.json", "README.md"))
+    copy_corpus(corpus, kb / "content")
     assert _identity_errors(cli, kb) == []
 
 

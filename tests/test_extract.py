@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import polib
 import pytest
 
 from tests.conftest import FIXTURES, REPO
+from tests.helpers import assert_msgfmt_ok
 
 DATES = re.compile(r'^"(POT-Creation-Date|PO-Revision-Date): .*\\n"$', re.MULTILINE)
 PROJECT = re.compile(r'^"Project-Id-Version: .*\\n"$', re.MULTILINE)
@@ -25,12 +25,6 @@ def _po(kb: Path, lang: str, stem: str) -> polib.POFile:
     return polib.pofile(str(kb / "locales" / lang / "LC_MESSAGES" / f"{stem}.po"), wrapwidth=0)
 
 
-def _msgfmt(path: Path) -> None:
-    if shutil.which("msgfmt") is None:
-        pytest.skip("GNU gettext (msgfmt) is not installed")
-    proc = subprocess.run(["msgfmt", "--check", "--check-format", "--check-header", "-o", "/dev/null", str(path)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, f"{path}: {proc.stderr}"
 
 
 def test_typical_note_matches_golden_catalog(cli, kb: Path) -> None:
@@ -42,7 +36,7 @@ def test_typical_note_matches_golden_catalog(cli, kb: Path) -> None:
     written = kb / "locales" / "en" / "LC_MESSAGES" / "typical.po"
     golden = (FIXTURES / "extract" / "typical.en.po").read_text(encoding="utf-8")
     assert _normalise(written.read_text(encoding="utf-8")) == golden
-    _msgfmt(written)
+    assert_msgfmt_ok(written)
     # A Russian note is translated into English only.
     assert not (kb / "locales" / "ru").exists()
 
@@ -56,7 +50,7 @@ def test_sample_kb_catalogs_are_valid_and_stable(cli, tmp_path: Path) -> None:
     notes = sorted((kb / "content").rglob("*.md"))
     assert len(catalogs) == len(notes)  # one target language per note (ru ↔ en)
     for po in catalogs:
-        _msgfmt(po)
+        assert_msgfmt_ok(po)
         text = po.read_text(encoding="utf-8")
         for key in ("Project-Id-Version", "POT-Creation-Date", "PO-Revision-Date", "Last-Translator",
                     "Language-Team", "Language", "MIME-Version", "Content-Type: text/plain; charset=UTF-8",
@@ -123,7 +117,7 @@ def test_edit_is_fuzzy_with_previous_msgid_and_delete_is_obsolete(cli, kb: Path)
     ids = [e.msgid for e in po]
     assert ids == ["Заголовок", "Первое предложение абзаца. Второе, изменённое предложение абзаца.",
                    "Последний абзац остаётся как есть.", "Абзац, который потом удалят целиком."]
-    _msgfmt(kb / "locales" / "en" / "LC_MESSAGES" / "n.po")
+    assert_msgfmt_ok(kb / "locales" / "en" / "LC_MESSAGES" / "n.po")
 
     # The paragraph comes back: its obsolete translation is revived as an exact match.
     note.write_text(NOTE, encoding="utf-8")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -45,14 +44,13 @@ def test_sticky_pool_reraises_a_worker_error() -> None:
 def test_parallel_build_equals_serial_build(tmp_path: Path) -> None:
     from kbtrans.build import build
     from kbtrans.extract import extract
-    from tests.conftest import shared_corpus
+    from tests.conftest import copy_corpus
     from tests.helpers import fill_catalogs
 
-    src = shared_corpus("en-obsidian-tasks")
     roots = []
     for jobs in (1, 2):
         root = tmp_path / f"j{jobs}"
-        shutil.copytree(src, root / "content", ignore=shutil.ignore_patterns("*.json", "README.md"))
+        copy_corpus("en-obsidian-tasks", root / "content")
         cfg = config.load(root)
         extract(cfg, jobs=jobs)
         fill_catalogs(root / "locales", lambda s: s.upper() if "[[" not in s else s)

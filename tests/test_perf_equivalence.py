@@ -170,13 +170,11 @@ def test_has_translatable_text_fast_path() -> None:
 
 
 def test_segmentation_cache_returns_what_segmentation_returns(tmp_path: Path) -> None:
-    import shutil
 
     from kbtrans import config, project
-    from tests.conftest import shared_corpus
+    from tests.conftest import copy_corpus
 
-    src = shared_corpus("en-obsidian-tasks")
-    shutil.copytree(src, tmp_path / "content", ignore=shutil.ignore_patterns("*.json", "README.md"))
+    copy_corpus("en-obsidian-tasks", tmp_path / "content")
     (tmp_path / "content" / "ru.md").write_text("---\nlang: ru\ntitle: 'Т'\n---\n# Заголовок\n\nТекст ^abc\n",
                                                 encoding="utf-8")
     cfg = config.load(tmp_path)

@@ -8,7 +8,6 @@ compared. Runs on the sample KB and on every corpus of ../shared/corpora (skippe
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections import Counter
@@ -23,7 +22,7 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
 from kbtrans import markup
-from tests.conftest import REPO, shared_corpus
+from tests.conftest import CORPORA, REPO, copy_corpus, write_commonmark
 from tests.helpers import fill_catalogs
 
 _WORD = re.compile(r"[^\W\d_]+")
@@ -147,20 +146,14 @@ EXCLUDED = {
 
 @pytest.mark.slow
 def test_commonmark_structural_roundtrip(cli, kb: Path) -> None:
-    spec = json.loads((shared_corpus("commonmark") / "spec.json").read_text(encoding="utf-8"))
-    for ex in spec:
-        if ex["example"] in EXCLUDED:
-            continue
-        (kb / "content" / f"example-{ex['example']:03d}.md").write_text(ex["markdown"], encoding="utf-8", newline="")
+    write_commonmark(kb / "content", exclude=EXCLUDED)
     _, bad = _roundtrip(cli, kb)
     assert bad == []
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("corpus", ["ru-openbox", "en-obsidian-tasks", "parallel-rust-book", "parallel-diplodoc"])
+@pytest.mark.parametrize("corpus", CORPORA)
 def test_corpus_structural_roundtrip(cli, kb: Path, corpus: str) -> None:
-    src = shared_corpus(corpus)
-    shutil.rmtree(kb / "content")
-    shutil.copytree(src, kb / "content", ignore=shutil.ignore_patterns("*.json", "README.md"))
+    copy_corpus(corpus, kb / "content")
     _, bad = _roundtrip(cli, kb)
     assert bad == []

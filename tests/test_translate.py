@@ -7,7 +7,6 @@ Engines other than ``pseudo`` are test engines from ``tests/support/mt_engines.p
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from kbtrans.placeholders import protect
 from kbtrans.translate import Options, translate
 
 from .conftest import REPO, Result
-from .helpers import messages
+from .helpers import assert_msgfmt_ok, messages
 from .support.mt_engines import read_log
 
 ENGINES = "tests.support.mt_engines"
@@ -46,11 +45,7 @@ def po_files(root: Path) -> list[Path]:
 
 
 def msgfmt_check(root: Path) -> None:
-    if shutil.which("msgfmt") is None:
-        pytest.skip("msgfmt (GNU gettext) is not installed")
-    for path in po_files(root):
-        proc = subprocess.run(["msgfmt", "--check", "-o", os.devnull, str(path)], capture_output=True, text=True)
-        assert proc.returncode == 0, (path, proc.stderr)
+    assert_msgfmt_ok(root / "locales")
 
 
 def build_problems(root: Path) -> list[str]:

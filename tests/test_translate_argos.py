@@ -9,10 +9,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -23,18 +20,14 @@ import pytest
 from kbtrans import catalog, config
 from kbtrans.engines import argos
 from tests.conftest import Result
-from tests.helpers import messages
+from tests.helpers import assert_msgfmt_ok, messages
 from tests.support.argos_fixtures import *  # noqa: F403  (the argos_* fixtures)
 
 pytestmark = pytest.mark.slow
 
 
 def msgfmt_check(root: Path) -> None:
-    if shutil.which("msgfmt") is None:
-        pytest.skip("msgfmt (GNU gettext) is not installed")
-    for path in sorted((root / "locales").rglob("*.po")):
-        proc = subprocess.run(["msgfmt", "--check", "-o", os.devnull, str(path)], capture_output=True, text=True)
-        assert proc.returncode == 0, (path, proc.stderr)
+    assert_msgfmt_ok(root / "locales")
 
 
 def mt_comment(m: catalog.Message) -> str:
