@@ -258,11 +258,7 @@ def _render_stashed(cfg: Config, links: _Links, min_translated: float, rel: str)
 def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None) -> BuildReport:
     """Write ``<output>/<lang>/<note>`` for every note and language, and copy attachments."""
     inv = project.inventory(cfg)
-    langs = options.languages or cfg.languages
-    for lang in langs:
-        if lang not in cfg.languages:
-            raise KbtransError(f"--to {lang}: not one of the configured languages {list(cfg.languages)}. "
-                               "Add it to `languages` in kbtrans.toml or pick one of those.")
+    langs = cfg.select_languages(options.languages)
     out_root = cfg.output_dir
     state_path = cfg.cache_dir / "build.json"
     fingerprint = _digest([cfg.content, cfg.locales, cfg.output, list(cfg.languages), cfg.source_language,

@@ -723,11 +723,7 @@ def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
     ``strict`` turns glossary warnings into errors. A note that cannot be read raises; a catalog that
     cannot be parsed is reported as an issue (with its line) so the rest is still checked.
     """
-    langs = tuple(languages) or cfg.languages
-    for lang in langs:
-        if lang not in cfg.languages:
-            raise KbtransError(f"--to {lang}: not one of the configured languages {list(cfg.languages)}. "
-                               "Add it to `languages` in kbtrans.toml or pick one of those.")
+    langs = cfg.select_languages(languages)
     issues: list[Issue] = []
     try:
         g = glossary.load(cfg)

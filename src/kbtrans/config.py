@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,14 @@ class Config:
     @property
     def cache_dir(self) -> Path:
         return self.root / ".kbtrans"
+
+    def select_languages(self, languages: Sequence[str]) -> tuple[str, ...]:
+        """``languages`` (from ``--to``), checked against :attr:`languages`; all of them when empty."""
+        for lang in languages:
+            if lang not in self.languages:
+                raise ConfigError(f"--to {lang}: not one of the configured languages {list(self.languages)}. "
+                                  "Add it to `languages` in kbtrans.toml or pick one of those.")
+        return tuple(languages) or self.languages
 
 
 def valid_keys() -> list[str]:

@@ -210,11 +210,7 @@ def _one(root: Path, locales: Path, job: tuple[str, str]) -> NoteStats | Kbtrans
 
 def stats(cfg: Config, languages: Sequence[str] = (), *, jobs: int | None = None) -> StatsReport:
     """Count the entries and words of every catalog of ``languages`` (default: all configured)."""
-    langs = tuple(languages) or cfg.languages
-    for lang in langs:
-        if lang not in cfg.languages:
-            raise KbtransError(f"--to {lang}: not one of the configured languages {list(cfg.languages)}. "
-                               "Add it to `languages` in kbtrans.toml or pick one of those.")
+    langs = cfg.select_languages(languages)
     jobs_list: list[tuple[str, str]] = []
     for lang in langs:
         base = cfg.locales_dir / lang / "LC_MESSAGES"

@@ -186,11 +186,7 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
     ``progress(done, total)`` is called with counts of distinct texts sent to the engine.
     """
     started = time.monotonic()
-    langs = options.languages or cfg.languages
-    for lang in langs:
-        if lang not in cfg.languages:
-            raise KbtransError(f"--to {lang}: not one of the configured languages {list(cfg.languages)}. "
-                               "Add it to `languages` in kbtrans.toml or pick one of those.")
+    langs = cfg.select_languages(options.languages)
     rels = _select(project.inventory(cfg).notes, options.notes)
     keep = glossary.load(cfg).keep
     comments = not cfg.translate_comments
