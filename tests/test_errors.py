@@ -133,3 +133,21 @@ def test_python_m_kbtrans_has_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "kbtrans", "--version"], capture_output=True, text=True, env=env)
     assert proc.returncode == 0 and proc.stdout.startswith("kbtrans ")
+
+
+def test_unwritable_output_is_an_error_not_a_traceback(cli, kb: Path) -> None:
+    _two_notes(kb)
+    (kb / "blocked").write_text("a file where the output folder should be\n", encoding="utf-8")
+    r = cli("-C", kb, "--output", "blocked", "build")
+    assert r.exit_code == 1
+    assert f"{kb / 'blocked'}" in r.stderr and "Not a directory" in r.stderr
+    assert "Check that the path is a writable folder" in r.stderr and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("command", [["build"], ["check"], ["stats"], ["translate", "--engine", "pseudo"]])
+def test_unknown_target_language(cli, kb: Path, command: list[str]) -> None:
+    _two_notes(kb)
+    assert cli("-C", kb, "extract").exit_code == 0
+    r = cli("-C", kb, *command, "--to", "de")
+    assert r.exit_code == 1
+    assert "--to de: not one of the configured languages ['ru', 'en']" in r.stderr

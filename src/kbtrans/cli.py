@@ -423,6 +423,14 @@ def main() -> None:
 
         err.print(f"[red]kbtrans: error:[/] {escape(str(exc))}", markup=True)
         sys.exit(1)
+    except OSError as exc:  # the file system said no (a file where a folder should be, disk full, read-only, …)
+        from rich.markup import escape
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"[red]kbtrans: error:[/] {escape(where + (exc.strerror or str(exc)))}. Check that the path "
+                  "is a writable folder (or fix the option or config key that names it) and run the command "
+                  "again; files already written are complete.", markup=True)
+        sys.exit(1)
     except InternalError as exc:
         err.print(f"kbtrans: internal error (a bug, please report it): {exc}")
         sys.exit(3)
