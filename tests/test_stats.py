@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -198,3 +199,17 @@ def test_png_without_matplotlib_says_how_to_install(cli, kb_states: Path, tmp_pa
 def test_unknown_chart_format(cli, kb_states: Path, tmp_path: Path) -> None:
     r = cli("-C", kb_states, "stats", "--chart", tmp_path / "x.gif")
     assert r.exit_code == 1 and "Name the file *.svg or *.png" in r.stderr
+
+
+def test_catalog_without_a_note_is_not_progress(cli, kb_states: Path, tmp_path: Path) -> None:
+    before = json.loads(cli("-C", kb_states, "stats", "--json").stdout)
+    en = kb_states / "locales" / "en" / "LC_MESSAGES"
+    shutil.copy(next(en.rglob("*.po")), en / "deleted-note.po")
+    after = json.loads(cli("-C", kb_states, "stats", "--json").stdout)
+    assert after == before
+
+
+def test_unwritable_chart_is_an_error(cli, kb_states: Path, tmp_path: Path) -> None:
+    (tmp_path / "d.svg").mkdir()
+    r = cli("-C", kb_states, "stats", "--chart", tmp_path / "d.svg")
+    assert r.exit_code == 1 and str(tmp_path / "d.svg") in r.stderr and "Traceback" not in r.output

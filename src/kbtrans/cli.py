@@ -339,6 +339,8 @@ def stats(
     from kbtrans import stats as stats_mod
 
     cfg = _ctx(ctx).config()
+    if chart is not None:
+        stats_mod.check_chart_path(chart)
     report = stats_mod.stats(cfg, tuple(to or ()), jobs=jobs or None)
     if chart is not None:
         stats_mod.chart(report, chart)

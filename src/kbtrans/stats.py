@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kbtrans import catalog, parallel
+from kbtrans import catalog, parallel, project
 from kbtrans.config import Config
 from kbtrans.errors import CatalogError, KbtransError
 
@@ -194,13 +194,13 @@ def count(messages: Iterable[catalog.Message]) -> tuple[Counts, Counts]:
 
 
 def _one(root: Path, locales: Path, job: tuple[str, str]) -> NoteStats | KbtransError:
-    lang, rel = job
-    path = locales / lang / "LC_MESSAGES" / rel
+    lang, stem = job
+    path = catalog.catalog_path(locales, lang, stem)
     try:
         segments, words = count(catalog.read(path))
     except CatalogError as exc:
         return exc
-    note = rel[:-3] + ".md"
+    note = stem + ".md"
     try:
         name = path.relative_to(root).as_posix()
     except ValueError:
@@ -211,11 +211,10 @@ def _one(root: Path, locales: Path, job: tuple[str, str]) -> NoteStats | Kbtrans
 def stats(cfg: Config, languages: Sequence[str] = (), *, jobs: int | None = None) -> StatsReport:
     """Count the entries and words of every catalog of ``languages`` (default: all configured)."""
     langs = cfg.select_languages(languages)
-    jobs_list: list[tuple[str, str]] = []
-    for lang in langs:
-        base = cfg.locales_dir / lang / "LC_MESSAGES"
-        if base.is_dir():
-            jobs_list.extend((lang, p.relative_to(base).as_posix()) for p in sorted(base.rglob("*.po")))
+    # The catalogs of the KB's notes: one without a note (deleted or renamed) is no progress (`check` reports it).
+    stems = [rel[:-3] for rel in project.inventory(cfg).notes]
+    jobs_list = [(lang, stem) for lang in langs for stem in stems
+                 if catalog.catalog_path(cfg.locales_dir, lang, stem).is_file()]
     results = list(parallel.pmap(partial(_one, cfg.root, cfg.locales_dir), jobs_list, jobs=jobs))
     for r in results:
         if isinstance(r, KbtransError):
@@ -316,14 +315,21 @@ def png(report: StatsReport, path: Path, title: str = "Translation progress (wor
     plt.close(fig)
 
 
+CHART_SUFFIXES = (".svg", ".png")
+
+
+def check_chart_path(path: Path) -> None:
+    """Raise unless ``path`` names a chart format (checked before any counting)."""
+    if path.suffix.lower() not in CHART_SUFFIXES:
+        raise KbtransError("unknown chart format. Name the file *.svg or *.png.", path=path)
+
+
 def chart(report: StatsReport, path: Path) -> None:
     """Write the chart to ``path``: SVG or PNG by its suffix."""
-    suffix = path.suffix.lower()
-    if suffix == ".svg":
+    check_chart_path(path)
+    if path.suffix.lower() == ".svg":
         from kbtrans.fsutil import write_atomic
 
         write_atomic(path, svg(report).encode("utf-8"))
-    elif suffix == ".png":
-        png(report, path)
     else:
-        raise KbtransError("unknown chart format. Name the file *.svg or *.png.", path=path)
+        png(report, path)
