@@ -210,3 +210,35 @@ def test_quantities_make_no_entry(cli, kb: Path) -> None:
     assert cli("-C", kb, "extract").exit_code == 0
     assert [e.msgid for e in _po(kb, "en", "n")] == ["Модель", "Размеры", "Контекст", "StarCoder", "Code Llama",
                                                     "до 100K"]
+
+
+def test_line_separator_inside_a_paragraph_keeps_its_translation(cli, kb: Path) -> None:
+    (kb / "content" / "n.md").write_text("Первый\u2028абзац тут.\n\nВторой\x85абзац.\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    po = _po(kb, "en", "n")
+    assert [e.msgid for e in po] == ["Первый\u2028абзац тут.", "Второй\x85абзац."]
+    po = _po(kb, "en", "n")
+    for e, msgstr in zip(po, ["First\u2028paragraph here.", "Second\x85paragraph."], strict=True):
+        e.msgstr = msgstr
+    po.save()
+    r = cli("-C", kb, "build", "--strict")
+    assert r.exit_code == 0, r.output
+    assert "en: 2/2 segments translated" in r.stdout
+    assert "First\u2028paragraph here." in (kb / "build" / "en" / "n.md").read_text(encoding="utf-8")
+    assert cli("-C", kb, "extract").stdout.startswith("1 notes: 0 catalogs written")
+
+
+def test_duplicate_msgid_and_bom(cli, kb: Path) -> None:
+    (kb / "content" / "n.md").write_text("Первый абзац.\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    path = kb / "locales" / "en" / "LC_MESSAGES" / "n.po"
+    text = path.read_text(encoding="utf-8")
+    path.write_text("\ufeff" + text, encoding="utf-8")  # some editors save a byte-order mark
+    assert cli("-C", kb, "build", "--strict").exit_code == 0
+    path.write_text(text + '\nmsgid "Первый абзац."\nmsgstr "First paragraph."\n', encoding="utf-8")
+    dup = text.count("\n") + 2
+    for command in ("extract", "build"):
+        r = cli("-C", kb, command)
+        assert r.exit_code == 1, r.output
+        assert f"n.po:{dup}: the msgid of line" in r.stderr and "appears again here" in r.stderr
+    assert "First paragraph." in path.read_text(encoding="utf-8")  # nothing was dropped
