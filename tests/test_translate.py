@@ -6,6 +6,7 @@ Engines other than ``pseudo`` are test engines from ``tests/support/mt_engines.p
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -294,3 +295,36 @@ def test_interrupt_keeps_finished_work_and_a_rerun_resumes(sample_kb: Path, tmp_
     assert all(m.msgstr for m in final.values())
     assert all(replace(final[k], line=0) == replace(first[k], line=0) for k in done)
 
+
+
+def test_a_translation_saved_during_the_run_wins(cli: Callable[..., Result], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = make_kb(tmp_path / "kb", {"a.md": "Первый абзац.\n\nВторой абзац.\n", "b.md": "Третий абзац.\n"})
+    a, b = (kb / "locales" / "en" / "LC_MESSAGES" / n for n in ("a.po", "b.po"))
+    monkeypatch.setenv("KBTRANS_ENGINE_MEDDLING", f"{ENGINES}:meddling")
+    monkeypatch.setenv("KBTRANS_TEST_MEDDLE", json.dumps({"review": [str(a), "Первый абзац.", "First (human)."]}))
+    r = cli("-C", kb, "translate", "--engine", "meddling")
+    assert r.exit_code == 0, r.output
+    first = messages(kb)[("locales/en/LC_MESSAGES/a.po", "Первый абзац.")]
+    assert first.msgstr == "First (human)." and not first.fuzzy
+    assert messages(kb)[("locales/en/LC_MESSAGES/a.po", "Второй абзац.")].fuzzy
+    # A catalog broken meanwhile is reported, and the other catalogs still get their translations.
+    for e in (a, b):
+        e.unlink()
+    assert cli("-C", kb, "extract").exit_code == 0
+    monkeypatch.setenv("KBTRANS_TEST_MEDDLE", json.dumps({"corrupt": str(a)}))
+    r = cli("-C", kb, "translate", "--engine", "meddling")
+    assert r.exit_code == 1 and "a.po" in r.stderr and "PO syntax error" in r.stderr
+    assert "[‼" in b.read_text(encoding="utf-8")
+
+
+def test_unusable_output_is_tried_again(cli: Callable[..., Result], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = make_kb(tmp_path / "kb", {"a.md": "Первый абзац.\n"})
+    monkeypatch.setenv("KBTRANS_ENGINE_EMPTY", f"{ENGINES}:empty")
+    assert cli("-C", kb, "translate", "--engine", "empty").exit_code == 0
+    kept = messages(kb)[("locales/en/LC_MESSAGES/a.po", "Первый абзац.")]
+    assert kept.msgstr == "Первый абзац." and kept.fuzzy  # the source stands in, marked for review
+    r = cli("-C", kb, "translate", "--engine", "pseudo")
+    assert r.exit_code == 0 and "Nothing to translate" not in r.stdout
+    assert messages(kb)[("locales/en/LC_MESSAGES/a.po", "Первый абзац.")].msgstr.startswith("[‼")

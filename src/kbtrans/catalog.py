@@ -598,6 +598,9 @@ class Fill:
     """Existing comment lines starting with this are replaced by ``comment``."""
     drop_previous: bool = False
     """Remove the ``#|`` previous msgid (the translation now matches the current msgid)."""
+    expect: str | None = None
+    """The msgstr the entry held when this fill was decided: if it changed since, or the entry is now a
+    reviewed translation, the fill is skipped (a translator's work always wins). None: fill regardless."""
 
 
 def fill(path: Path, fills: Iterable[Fill]) -> int:
@@ -608,6 +611,8 @@ def fill(path: Path, fills: Iterable[Fill]) -> int:
     for f in fills:
         e = by_id.get(f.msgid)
         if e is None:
+            continue
+        if f.expect is not None and (e.msgstr != f.expect or (e.msgstr and "fuzzy" not in e.flags)):
             continue
         e.msgstr = f.msgstr
         if f.fuzzy and "fuzzy" not in e.flags:

@@ -619,6 +619,10 @@ def valid(source: str, text: str, segments: Sequence[Segment] = (), *, source_la
                         comments=comments, references=references)
 
 
+#: Said in the repair comment when the model's output was unusable and the source text stands in.
+KEPT_SOURCE = "source text kept"
+
+
 def restore(output: str, masked: Masked, *, segments: Sequence[Segment] = (), source_lang: str = "",
             target_lang: str = "", references: frozenset[str] = frozenset()) -> Restored:
     """Put ``masked``'s elements back into the engine's ``output``, repairing what the model broke.
@@ -637,10 +641,10 @@ def restore(output: str, masked: Masked, *, segments: Sequence[Segment] = (), so
              "neutralised markup characters (or Russian words) the model added and spaced placeholders apart")
     words = "".join(t for t in tokens if isinstance(t, str))
     if _LETTER.search(PLACEHOLDER_RE.sub("", masked.text)) and not _LETTER.search(words):
-        return Restored(masked.source, (*repairs, "the model returned no text; source text kept"), fallback=True)
+        return Restored(masked.source, (*repairs, f"the model returned no text; {KEPT_SOURCE}"), fallback=True)
     for stage in range(3):
         text = _assemble(tokens, masked, stage, target_lang)
         if valid(masked.source, text, segments, source_lang=source_lang, target_lang=target_lang,
                  comments=masked.comments, references=references):
             return Restored(text, tuple(repairs + ([notes[stage]] if stage else [])))
-    return Restored(masked.source, (*repairs, "model output unusable; source text kept"), fallback=True)
+    return Restored(masked.source, (*repairs, f"model output unusable; {KEPT_SOURCE}"), fallback=True)

@@ -104,6 +104,8 @@ class _Item:
     msgid: str
     segments: tuple[Segment, ...]
     references: frozenset[str] = frozenset()
+    msgstr: str = ""
+    """The translation the entry held when it was chosen (a fill is skipped if a translator changed it since)."""
 
 
 def _select(notes: Sequence[str], globs: Sequence[str]) -> list[str]:
@@ -125,6 +127,8 @@ def _wanted(m: catalog.Message, refresh: bool) -> bool:
         return False
     if not m.msgstr:
         return True
+    if m.fuzzy and any(c.startswith(REPAIR_PREFIX) and placeholders.KEPT_SOURCE in c for c in m.comments):
+        return True  # the model's output was unusable last time: the source text stands in, try again
     return (refresh and m.fuzzy and m.previous_msgid is not None
             and any(c.startswith(MT_PREFIX) for c in m.comments))
 
@@ -157,20 +161,28 @@ class _Writer:
         self.written: set[Path] = set()
         self.last = time.monotonic()
 
-    def add(self, path: Path, fill: catalog.Fill) -> None:
-        self.pending.setdefault(path, []).append(fill)
+    def add(self, it: _Item, msgstr: str, comment: str) -> None:
+        """Queue a machine translation (fuzzy, with ``comment``) of ``it``."""
+        fill = catalog.Fill(it.msgid, msgstr, True, comment, _REPLACE_PREFIX, drop_previous=True, expect=it.msgstr)
+        self.pending.setdefault(it.path, []).append(fill)
 
     def maybe_flush(self) -> None:
         if time.monotonic() - self.last >= FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
-        while self.pending:
-            path, fills = next(iter(self.pending.items()))
-            if catalog.fill(path, fills):
-                self.written.add(path)
-            del self.pending[path]
+        """Write every pending catalog; one that cannot be written does not stop the others (raised after)."""
+        failed: list[KbtransError] = []
+        pending, self.pending = self.pending, {}
+        for path, fills in pending.items():
+            try:
+                if catalog.fill(path, fills):
+                    self.written.add(path)
+            except KbtransError as exc:
+                failed.append(exc)
         self.last = time.monotonic()
+        if failed:
+            raise failed[0]
 
 
 def _rel(cfg: Config, path: Path) -> str:
@@ -211,7 +223,7 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
             for m in catalog.read(path):
                 if _wanted(m, options.refresh):
                     items.append(_Item(path, note.lang, lang, m.msgid, tuple(by_text.get(m.msgid, ())),
-                                       frozenset(note.references)))
+                                       frozenset(note.references), m.msgstr))
 
     # 1. Translation memory.
     writer = _Writer()
@@ -223,8 +235,7 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
         if hit is not None and placeholders.valid(it.msgid, hit[0], it.segments, source_lang=it.source,
                                                   target_lang=it.target, comments=comments,
                                                   references=it.references):
-            writer.add(it.path, catalog.Fill(it.msgid, hit[0], True, f"{MT_PREFIX} memory {_rel(cfg, hit[1])}",
-                                             _REPLACE_PREFIX, drop_previous=True))
+            writer.add(it, hit[0], f"{MT_PREFIX} memory {_rel(cfg, hit[1])}")
             n_memory += 1
         else:
             to_engine.append(it)
@@ -239,13 +250,13 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
         if mask is None:
             mask = masks[it.msgid] = placeholders.protect(it.msgid, keep_terms=keep, comments=comments)
         if not _LETTER.search(placeholders.PLACEHOLDER_RE.sub("", mask.text)):
-            writer.add(it.path, catalog.Fill(it.msgid, it.msgid, True, f"{MT_PREFIX} copied (nothing to translate)",
-                                             _REPLACE_PREFIX, drop_previous=True))
+            writer.add(it, it.msgid, f"{MT_PREFIX} copied (nothing to translate)")
             n_copied += 1
             continue
         variants = streams.setdefault((it.source, it.target), {}).setdefault(mask.text, {})
         variants.setdefault(it.msgid, (mask, []))[1].append(it)
     total = sum(len(g) for g in streams.values())
+    # A missing model fails here, before anything is written.
     engine = engines.create(options.engine or cfg.engine, cfg, fast=options.fast) if streams else None
 
     done = repaired = fallbacks = translated = 0
@@ -262,7 +273,7 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
                 if i in answered or not 0 <= i < len(texts):
                     continue
                 answered.add(i)
-                for msgid, (masked, group) in stream[texts[i]].items():
+                for masked, group in stream[texts[i]].values():
                     restored = placeholders.restore(output, masked, segments=[s for it in group for s in it.segments],
                                                     source_lang=src, target_lang=tgt,
                                                     references=frozenset().union(*(it.references for it in group)))
@@ -272,8 +283,7 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
                         comment += f"\n{REPAIR_PREFIX} {restored.comment}"
                     fallbacks += restored.fallback
                     for it in group:
-                        writer.add(it.path, catalog.Fill(msgid, restored.text, True, comment, _REPLACE_PREFIX,
-                                                         drop_previous=True))
+                        writer.add(it, restored.text, comment)
                         translated += 1
                 done += 1
                 if progress is not None:

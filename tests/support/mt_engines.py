@@ -7,7 +7,11 @@
 * ``slow``: pseudo with a delay per text (``KBTRANS_TEST_DELAY`` seconds, default 0.02), for interrupts;
 * ``counting``: pseudo that appends every text it is sent to ``KBTRANS_TEST_LOG`` (one JSON line each);
   ``slow`` logs too (``"sent"`` lines for texts received, ``"done"`` lines for texts answered);
-* ``broken``: its factory raises EngineError the way a missing model does.
+* ``broken``: its factory raises EngineError the way a missing model does;
+* ``empty``: answers "…" to everything (unusable output);
+* ``meddling``: before answering, does what ``KBTRANS_TEST_MEDDLE`` (JSON) says happens meanwhile:
+  ``{"review": [po, msgid, msgstr]}`` a translator saves a reviewed translation, ``{"corrupt": po}`` a
+  catalog gets a syntax error.
 """
 
 from __future__ import annotations
@@ -141,6 +145,35 @@ def counting(cfg: Config, *, fast: bool = False) -> Logging:
 
 def broken(cfg: Config, *, fast: bool = False) -> Logging:
     raise EngineError("no translation model for ru→en is installed. Install it with: kbtrans models install ru en")
+
+
+class Empty(Logging):
+    def translate(self, texts: Sequence[str], source: str, target: str) -> Iterator[tuple[int, str]]:
+        yield from ((i, "…") for i in range(len(texts)))
+
+
+def empty(cfg: Config, *, fast: bool = False) -> Empty:
+    return Empty()
+
+
+class Meddling(Logging):
+    def translate(self, texts: Sequence[str], source: str, target: str) -> Iterator[tuple[int, str]]:
+        from pathlib import Path
+
+        from kbtrans import catalog
+
+        todo = json.loads(os.environ.get("KBTRANS_TEST_MEDDLE", "{}"))
+        if "review" in todo:
+            po, msgid, msgstr = todo["review"]
+            catalog.fill(Path(po), [catalog.Fill(msgid, msgstr, fuzzy=False)])
+        if "corrupt" in todo:
+            with open(todo["corrupt"], "a", encoding="utf-8") as fh:
+                fh.write('msgid "unterminated\n')
+        yield from super().translate(texts, source, target)
+
+
+def meddling(cfg: Config, *, fast: bool = False) -> Meddling:
+    return Meddling()
 
 
 def read_log(path: str | os.PathLike[str], kind: str = "sent") -> list[str]:
