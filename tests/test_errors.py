@@ -151,3 +151,15 @@ def test_unknown_target_language(cli, kb: Path, command: list[str]) -> None:
     r = cli("-C", kb, *command, "--to", "de")
     assert r.exit_code == 1
     assert "--to de: not one of the configured languages ['ru', 'en']" in r.stderr
+
+
+def test_locales_outside_the_project(cli, kb: Path, tmp_path: Path) -> None:
+    _two_notes(kb)
+    outside = tmp_path / "elsewhere"
+    for command in (["extract"], ["translate", "--engine", "pseudo"], ["check"], ["stats"], ["build"]):
+        r = cli("-C", kb, "--locales", outside, *command)
+        assert r.exit_code in (0, 1) and "Traceback" not in r.output, (command, r.output)
+    assert (outside / "en" / "LC_MESSAGES" / "a.po").exists()
+    (outside / "en" / "LC_MESSAGES" / "a.po").rename(outside / "en" / "LC_MESSAGES" / "gone.po")
+    r = cli("-C", kb, "--locales", outside, "extract")
+    assert r.exit_code == 0 and f"{outside}/en/LC_MESSAGES/gone.po" in r.output

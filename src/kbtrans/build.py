@@ -84,27 +84,20 @@ class _Plan:
     copy: bool = False
 
 
-def _rel_to_root(cfg: Config, path: Path) -> str:
-    try:
-        return path.relative_to(cfg.root).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def plan_note(cfg: Config, note: Note, lang: str, reviewed_only: bool) -> _Plan:
     """Choose, for every segment of ``note``, the text it gets in ``lang``."""
     if note.lang == lang:
         heads = {s.text: s.text for s in note.segments if s.is_heading}
         return _Plan(lang, {}, heads, [], 0, 0, copy=True)
     po = catalog.catalog_path(cfg.locales_dir, lang, note.stem)
-    po_name = _rel_to_root(cfg, po)
+    po_name = cfg.display(po)
     warnings: list[Problem] = []
     if po.exists():
         messages = catalog.translations(po, include_fuzzy=not reviewed_only)
     else:
         messages = {}
         if note.entries:
-            warnings.append(Problem(_rel_to_root(cfg, cfg.content_dir / note.path), None,
+            warnings.append(Problem(cfg.display(cfg.content_dir / note.path), None,
                                     f"no {lang} catalog ({po_name}); the note is built untranslated. "
                                     "Run `kbtrans extract`."))
     texts: dict[int, str] = {}

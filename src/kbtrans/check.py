@@ -579,13 +579,6 @@ def annotation(issue: Issue) -> str:
 
 # -- catalogs -------------------------------------------------------------------------------------
 
-def _rel(cfg: Config, path: Path) -> str:
-    try:
-        return path.relative_to(cfg.root).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _excerpt(text: str) -> str:
     return _short(text, 50)
 
@@ -623,7 +616,7 @@ class _Lazy:
 def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[], Note], lang: str,
                    g: glossary.Glossary, strict: bool, fresh: bool) -> tuple[list[Issue], int]:
     path = catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])
-    name = _rel(cfg, path)
+    name = cfg.display(path)
     ref = project.source_ref(cfg, rel)
     issues: list[Issue] = []
     if not path.exists():
@@ -679,7 +672,7 @@ def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary, strict: bool
             if lang == note_lang:
                 own = catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])
                 if own.exists():
-                    issues.append(Issue(ERROR, "catalog-orphan", _rel(cfg, own), None, "",
+                    issues.append(Issue(ERROR, "catalog-orphan", cfg.display(own), None, "",
                                         f"catalog in the note's own language ({lang}): it is never used",
                                         "delete it (the note is written in this language)"))
                 continue
@@ -729,7 +722,7 @@ def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
         g = glossary.load(cfg)
     except GlossaryError as exc:
         g = glossary.Glossary()
-        where = _rel(cfg, Path(exc.path)) if exc.path else "glossary.csv"
+        where = cfg.display(Path(exc.path)) if exc.path else "glossary.csv"
         prefix = f"{exc.path}:{exc.line}: " if exc.line is not None else f"{exc.path}: "
         issues.append(Issue(ERROR, "glossary-invalid", where, exc.line, "", str(exc).removeprefix(prefix),
                             "fix the glossary file"))
@@ -751,7 +744,7 @@ def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
     stems = {rel[:-3] for rel in inv.notes}
     for lang in langs:
         for orphan in catalog.orphan_catalogs(cfg.locales_dir, lang, stems):
-            issues.append(Issue(ERROR, "catalog-orphan", _rel(cfg, orphan), None, "",
+            issues.append(Issue(ERROR, "catalog-orphan", cfg.display(orphan), None, "",
                                 "catalog without a note (the note was deleted or renamed)",
                                 "delete the catalog, or run `kbtrans extract` if the note was renamed"))
     issues.sort(key=lambda i: (i.path, i.line or 0, i.severity != ERROR, i.code))

@@ -100,9 +100,9 @@ def extract(
     cfg = _ctx(ctx).config()
     report = run(cfg, no_obsolete=no_obsolete, jobs=jobs or None)
     for old, new in report.renamed:
-        out.print(f"renamed: {old.relative_to(cfg.root)} → {new.relative_to(cfg.root)} (translations carried over)")
+        out.print(f"renamed: {cfg.display(old)} → {cfg.display(new)} (translations carried over)")
     for orphan in report.orphans:
-        err.print(f"[yellow]warning:[/] {orphan.relative_to(cfg.root)}: catalog without a note (deleted or "
+        err.print(f"[yellow]warning:[/] {cfg.display(orphan)}: catalog without a note (deleted or "
                   "renamed?). Delete it if the note is gone for good; it is kept so no translation is lost.")
     out.print(
         f"{report.notes} notes: {len(report.written)} catalogs written ({report.created} new), "
@@ -204,7 +204,7 @@ def translate(
                   "run the same command again to translate the rest.")
         raise typer.Exit(130) from None
     for path in report.missing:
-        err.print(f"[yellow]warning:[/] {path.relative_to(cfg.root)}: no catalog; run `kbtrans extract` first.")
+        err.print(f"[yellow]warning:[/] {cfg.display(path)}: no catalog; run `kbtrans extract` first.")
     if not report.todo:
         out.print(f"Nothing to translate: every entry of {report.catalogs} catalogs is translated.")
         return

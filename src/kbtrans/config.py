@@ -64,6 +64,13 @@ class Config:
     def cache_dir(self) -> Path:
         return self.root / ".kbtrans"
 
+    def display(self, path: Path) -> str:
+        """``path`` as messages name it: relative to the project root when inside it, else as it is."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
     def select_languages(self, languages: Sequence[str]) -> tuple[str, ...]:
         """``languages`` (from ``--to``), checked against :attr:`languages`; all of them when empty."""
         for lang in languages:

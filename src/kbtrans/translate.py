@@ -185,13 +185,6 @@ class _Writer:
             raise failed[0]
 
 
-def _rel(cfg: Config, path: Path) -> str:
-    try:
-        return path.relative_to(cfg.root).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def translate(cfg: Config, options: Options = Options(), progress: Progress | None = None) -> TranslateReport:
     """Fill the catalogs of ``cfg``'s knowledge base with machine translation (see the module docstring).
 
@@ -235,7 +228,7 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
         if hit is not None and placeholders.valid(it.msgid, hit[0], it.segments, source_lang=it.source,
                                                   target_lang=it.target, comments=comments,
                                                   references=it.references):
-            writer.add(it, hit[0], f"{MT_PREFIX} memory {_rel(cfg, hit[1])}")
+            writer.add(it, hit[0], f"{MT_PREFIX} memory {cfg.display(hit[1])}")
             n_memory += 1
         else:
             to_engine.append(it)
