@@ -163,3 +163,28 @@ def test_locales_outside_the_project(cli, kb: Path, tmp_path: Path) -> None:
     (outside / "en" / "LC_MESSAGES" / "a.po").rename(outside / "en" / "LC_MESSAGES" / "gone.po")
     r = cli("-C", kb, "--locales", outside, "extract")
     assert r.exit_code == 0 and f"{outside}/en/LC_MESSAGES/gone.po" in r.output
+
+
+def test_damaged_caches_are_rebuilt(cli, kb: Path) -> None:
+    """`.kbtrans/` holds caches only: a record of the wrong shape is ignored, never a traceback."""
+    import json
+
+    _two_notes(kb)
+    assert cli("-C", kb, "extract").exit_code == 0
+    assert cli("-C", kb, "build").exit_code == 0
+    good = {p: p.read_bytes() for p in sorted((kb / "build").rglob("*.md"))}
+    cache = kb / ".kbtrans"
+    for name, damage in (("extract.json", {"po": []}), ("build.json", {"lang": 1, "headings": None})):
+        data = json.loads((cache / name).read_text(encoding="utf-8"))
+        for record in data["entries"].values():
+            record.update(damage)
+        (cache / name).write_text(json.dumps(data), encoding="utf-8")
+    for note in (cache / "notes").rglob("*.json"):
+        data = json.loads(note.read_text(encoding="utf-8"))
+        for seg in data["segments"]:
+            seg[3] = [["a", "b", "c"]]
+        note.write_text(json.dumps(data), encoding="utf-8")
+    for command in ("extract", "build", "check", "stats"):
+        r = cli("-C", kb, command)
+        assert r.exit_code == 0 and "Traceback" not in r.output, (command, r.output)
+    assert {p: p.read_bytes() for p in sorted((kb / "build").rglob("*.md"))} == good

@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 # check and splice (and the Markdown parser behind them) load only when a note is planned or rendered:
 # an up-to-date build does not need them.
@@ -271,7 +271,7 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
         note_stat = state.stat_key(f"{content}/{rel}")
         for lang in langs:
             seen = previous.get(f"{lang}/{rel}")
-            if not (isinstance(seen, dict)
+            if not (_record_ok(seen)
                     and seen.get("in") == [note_stat, state.stat_key(f"{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po")]
                     and seen.get("out") == state.stat_key(f"{output}/{lang}/{rel}")):
                 fresh = False
@@ -290,6 +290,18 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
     finally:
         pool.close()
         _STASH.clear()
+
+
+_PROBLEM_KEYS = {"path", "line", "message"}
+
+
+def _record_ok(seen: Any) -> TypeGuard[dict[str, Any]]:
+    """A build.json record has the shape this version writes (anything else means: build the note again)."""
+    return (isinstance(seen, dict) and isinstance(seen.get("lang"), str) and isinstance(seen.get("headings"), dict)
+            and isinstance(seen.get("warnings", []), list)
+            and all(isinstance(w, dict) and set(w) == _PROBLEM_KEYS for w in seen.get("warnings", []))
+            and isinstance(seen.get("done", 0), int) and isinstance(seen.get("total", 0), int)
+            and isinstance(seen.get("deps", []), list))
 
 
 def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[str, ...], todo: list[str],

@@ -136,7 +136,8 @@ def extract(cfg: Config, *, no_obsolete: bool = False, jobs: int | None = None) 
     content, locales = str(cfg.content_dir), str(cfg.locales_dir)  # string paths: this loop sees every note
     for rel in inv.notes:
         seen = previous.get(rel)
-        if isinstance(seen, dict) and seen.get("stat") == state.stat_key(f"{content}/{rel}") and all(
+        if (isinstance(seen, dict) and isinstance(seen.get("po"), dict) and isinstance(seen.get("lang"), str)
+                and seen.get("stat") == state.stat_key(f"{content}/{rel}")) and all(
             state.stat_key(f"{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po") == st
             for lang, st in seen.get("po", {}).items()
         ):

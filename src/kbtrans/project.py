@@ -162,10 +162,28 @@ def segment_cached(cfg: Config, rel: str, source: Source, digest: str) -> Note:
 
 
 def _note_from_json(rel: str, source: Source, data: dict[str, Any]) -> Note:
-    segments = tuple(Segment(text, kind, section, tuple(Span(*sp) for sp in spans), single, translatable, quote)
+    segments = tuple(Segment(text, kind, section, tuple(_span(source, sp) for sp in spans), single, translatable,
+                             quote)
                      for text, kind, section, spans, single, translatable, quote in data["segments"])
-    lang_span = Span(*data["lang_span"]) if data["lang_span"] else None
-    return Note(rel, data["lang"], source, segments, lang_span, tuple(data["references"]))
+    for seg in segments:  # a damaged cache entry is re-segmented, never trusted (ValueError → cache miss)
+        if not (isinstance(seg.text, str) and isinstance(seg.kind, str) and isinstance(seg.section, str)
+                and isinstance(seg.quote, str) and (seg.quote or seg.kind.startswith("front matter") or seg.text
+                                                    == "\n".join(source.lines[sp.line][sp.start:sp.end]
+                                                                 for sp in seg.spans))):
+            raise ValueError("segmentation cache entry does not match the note")
+    lang_span = _span(source, data["lang_span"]) if data["lang_span"] else None
+    references = data["references"]
+    if not isinstance(data["lang"], str) or not all(isinstance(r, str) for r in references):
+        raise ValueError("segmentation cache entry is damaged")
+    return Note(rel, data["lang"], source, segments, lang_span, tuple(references))
+
+
+def _span(source: Source, value: Any) -> Span:
+    line, start, end = value
+    if not (isinstance(line, int) and isinstance(start, int) and isinstance(end, int)
+            and 0 <= line < len(source.lines) and 0 <= start <= end <= len(source.lines[line])):
+        raise ValueError(f"bad span {value!r} in the segmentation cache")
+    return Span(line, start, end)
 
 
 #: The fields the cache stores; when the model changes, the cache is off until this is updated.
