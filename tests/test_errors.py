@@ -174,7 +174,7 @@ def test_damaged_caches_are_rebuilt(cli, kb: Path) -> None:
     assert cli("-C", kb, "build").exit_code == 0
     good = {p: p.read_bytes() for p in sorted((kb / "build").rglob("*.md"))}
     cache = kb / ".kbtrans"
-    for name, damage in (("extract.json", {"po": []}), ("build.json", {"lang": 1, "headings": None})):
+    for name, damage in (("extract.json", {"po": []}), ("build.json", {"lang": 1, "headings": None, "warnings": [{"x": 1}]})):
         data = json.loads((cache / name).read_text(encoding="utf-8"))
         for record in data["entries"].values():
             record.update(damage)
