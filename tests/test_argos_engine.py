@@ -294,6 +294,16 @@ def test_models_install_rejects_bad_input(no_models: Path, cli: Callable[..., Re
     assert result.exit_code == 1 and "no such file" in result.stderr
     result = cli("models", "install", "ru")
     assert result.exit_code == 2
+    import zipfile
+
+    for name, meta in (("list", b"[1, 2]"), ("nocodes", b'{"package_version": "1.0"}'), ("json", b"{no")):
+        pkg = tmp_path / f"{name}.argosmodel"
+        with zipfile.ZipFile(pkg, "w") as zf:
+            zf.writestr("translate-x/metadata.json", meta)
+        result = cli("models", "install", "--file", pkg)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert str(pkg) in result.stderr and "Download" in result.stderr
+    assert cli("models", "list").exit_code == 0  # nothing half-installed breaks the listing
 
 
 def test_argos_packages_dir_is_read_at_call_time(

@@ -160,9 +160,8 @@ def list_models(cfg: Config | None = None) -> list[ModelInfo]:
                 continue
             try:
                 pkg = package.Package(path)
-            except (OSError, ValueError) as exc:
-                raise EngineError(f"cannot read this Argos package ({exc}). Delete or reinstall it.",
-                                  path=path) from None
+            except (OSError, ValueError, TypeError, AttributeError, KeyError):
+                continue  # a damaged package must not break every other language pair
             if getattr(pkg, "type", "translate") != "translate" or not pkg.from_code or not pkg.to_code:
                 continue
             found.append(
@@ -219,13 +218,24 @@ def install_file(path: Path) -> ModelInfo:
     if not zipfile.is_zipfile(path):
         raise EngineError("is not an Argos package (.argosmodel files are zip archives). Download it again.",
                           path=path)
-    with zipfile.ZipFile(path) as zf:
-        names = zf.namelist()
-        tops = {n.split("/", 1)[0] for n in names if n.strip("/")}
-        if len(tops) != 1 or f"{next(iter(tops))}/metadata.json" not in names:
-            raise EngineError("is not an Argos package: expected one top-level folder with metadata.json.",
-                              path=path)
-    top = next(iter(tops))
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            tops = {n.split("/", 1)[0] for n in names if n.strip("/")}
+            if len(tops) != 1 or f"{next(iter(tops))}/metadata.json" not in names:
+                raise EngineError("is not an Argos package: expected one top-level folder with metadata.json.",
+                                  path=path)
+            top = next(iter(tops))
+            damaged = zf.testzip()
+            if damaged is not None:
+                raise EngineError(f"is damaged ({damaged} fails its checksum). Download it again.", path=path)
+            meta = json.loads(zf.read(f"{top}/metadata.json"))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise EngineError(f"is not a readable Argos package ({exc}). Download it again.", path=path) from None
+    if not (isinstance(meta, dict) and isinstance(meta.get("from_code"), str) and meta["from_code"]
+            and isinstance(meta.get("to_code"), str) and meta["to_code"]):
+        raise EngineError("is not an Argos translation package: its metadata.json names no from_code and "
+                          "to_code. Download the package again.", path=path)
     package = _package()
     with _install_target() as target:
         package.install_from_path(path)
