@@ -174,7 +174,8 @@ def test_damaged_caches_are_rebuilt(cli, kb: Path) -> None:
     assert cli("-C", kb, "build").exit_code == 0
     good = {p: p.read_bytes() for p in sorted((kb / "build").rglob("*.md"))}
     cache = kb / ".kbtrans"
-    for name, damage in (("extract.json", {"po": []}), ("build.json", {"lang": 1, "headings": None, "warnings": [{"x": 1}]})):
+    damages = (("extract.json", {"po": []}), ("build.json", {"lang": 1, "headings": None, "warnings": [{"x": 1}]}))
+    for name, damage in damages:
         data = json.loads((cache / name).read_text(encoding="utf-8"))
         for record in data["entries"].values():
             record.update(damage)
