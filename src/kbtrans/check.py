@@ -173,12 +173,6 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 @lru_cache(maxsize=4096)
-def _plain(text: str, comments: bool) -> str:
-    """:func:`kbtrans.markup.plain_text`, memoised: several checks look at the same texts."""
-    return markup.plain_text(text, comments=comments)
-
-
-@lru_cache(maxsize=4096)
 def _signature(text: str, comments: bool, references: frozenset[str] = frozenset()) -> Counter[tuple[str, str]]:
     """:func:`kbtrans.markup.signature`, memoised (callers must not modify the result)."""
     return markup.signature(text, comments=comments, references=references)
@@ -304,7 +298,7 @@ _DELIMITER_CHARS = re.compile(r"[*_~=]")
 @lru_cache(maxsize=4096)
 def _delimiters(text: str, comments: bool) -> tuple[int, ...]:
     """How many of each :data:`_EMPHASIS` delimiter the prose of ``text`` has (in that order)."""
-    plain = _plain(text, comments)
+    plain = markup.plain_text(text, comments=comments)
     if not _DELIMITER_CHARS.search(plain):
         return (0,) * len(_EMPHASIS)
     plain = _ESCAPE.sub("", plain)
@@ -376,7 +370,7 @@ LONG_WORDS = 4
 
 
 def _prose(e: Entry, text: str) -> str:
-    return _plain(text, e.comments)
+    return markup.plain_text(text, comments=e.comments)  # memoised there
 
 
 _SHORTCUT_REF = re.compile(r"\[[^\[\]\n]*\](?![(\[:])")
@@ -384,7 +378,7 @@ _SHORTCUT_REF = re.compile(r"\[[^\[\]\n]*\](?![(\[:])")
 
 def _words_prose(text: str, comments: bool) -> str:
     """Prose without ``[shortcut reference]`` labels: they must stay as in the source, in any script."""
-    return _SHORTCUT_REF.sub(" ", _plain(text, comments))
+    return _SHORTCUT_REF.sub(" ", markup.plain_text(text, comments=comments))
 
 
 def check_script(e: Entry) -> Iterator[Finding]:
