@@ -242,3 +242,20 @@ def test_duplicate_msgid_and_bom(cli, kb: Path) -> None:
         assert r.exit_code == 1, r.output
         assert f"n.po:{dup}: the msgid of line" in r.stderr and "appears again here" in r.stderr
     assert "First paragraph." in path.read_text(encoding="utf-8")  # nothing was dropped
+
+
+def test_wrap_sets_the_po_line_width(cli, kb: Path) -> None:
+    long = "Очень длинный абзац, " * 8 + "и конец."
+    (kb / "content" / "n.md").write_text(long + "\n", encoding="utf-8")
+    (kb / "kbtrans.toml").write_text("wrap = 40\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    po = kb / "locales" / "en" / "LC_MESSAGES" / "n.po"
+    body = po.read_text(encoding="utf-8").split("\n\n", 1)[1]
+    assert max(len(line) for line in body.splitlines() if not line.startswith("#")) <= 42
+    assert_msgfmt_ok(po)
+    assert [e.msgid for e in _po(kb, "en", "n")] == [long]
+    assert cli("-C", kb, "translate", "--engine", "pseudo").exit_code == 0
+    body = po.read_text(encoding="utf-8").split("\n\n", 1)[1]  # a line longer than 40 has no space to break at
+    assert all(len(line) <= 42 or " " not in line for line in body.splitlines() if not line.startswith("#"))
+    assert any(line.startswith('"') for line in body.splitlines()[-4:])
+    assert cli("-C", kb, "extract").stdout.startswith("1 notes: 0 catalogs written")

@@ -620,7 +620,7 @@ def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[],
         return issues, 0
     try:
         merged = None if fresh else catalog.merge(path, get_note(), lang, source_ref=ref,
-                                                  project=cfg.root.name or "kbtrans")
+                                                  project=cfg.root.name or "kbtrans", wrap=cfg.wrap)
         messages = catalog.read(path)
     except CatalogError as exc:
         msg = str(exc)

@@ -68,7 +68,8 @@ def _one(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, str]]) -> _Do
             path = catalog.catalog_path(cfg.locales_dir, lang, note.stem)
             base = Path(bases[lang]) if lang in bases else None
             merged.append(catalog.merge(path, note, lang, source_ref=project.source_ref(cfg, rel),
-                                        project=_project_name(cfg), no_obsolete=no_obsolete, base=base))
+                                        project=_project_name(cfg), no_obsolete=no_obsolete, base=base,
+                                        wrap=cfg.wrap))
         return _Done(rel, note.lang, digest, merged)
     except KbtransError as exc:
         return exc

@@ -156,7 +156,8 @@ def _memory(cfg: Config, lang: str) -> dict[str, tuple[str, Path]]:
 class _Writer:
     """Pending fills per catalog, written atomically every few seconds and at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, wrap: int) -> None:
+        self.wrap = wrap
         self.pending: dict[Path, list[catalog.Fill]] = {}
         self.written: set[Path] = set()
         self.last = time.monotonic()
@@ -176,7 +177,7 @@ class _Writer:
         pending, self.pending = self.pending, {}
         for path, fills in pending.items():
             try:
-                if catalog.fill(path, fills):
+                if catalog.fill(path, fills, wrap=self.wrap):
                     self.written.add(path)
             except KbtransError as exc:
                 failed.append(exc)
@@ -219,7 +220,7 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
                                        frozenset(note.references), m.msgstr))
 
     # 1. Translation memory.
-    writer = _Writer()
+    writer = _Writer(cfg.wrap)
     memories = {lang: _memory(cfg, lang) for lang in sorted({it.target for it in items})}
     to_engine: list[_Item] = []
     n_memory = 0
