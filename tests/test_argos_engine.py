@@ -201,9 +201,18 @@ def test_cache_survives_a_torn_line_and_is_per_preset(argos_copy_packages: Path,
     (cache_file,) = (tmp_path / ".kbtrans" / "mt-cache").glob("*.jsonl")
     with cache_file.open("ab") as fh:
         fh.write(b'{"s": "\xd0\xa2\xd1\x80')  # a crash in the middle of a write
+    with cache_file.open("ab") as fh:
+        fh.write(b"\n" + b"[" * 100_000 + b"\n")  # a damaged line too deep for the JSON parser
     again = argos.create(cfg)
     assert _run(again, ["Раз. Два. Три."], "ru", "en") == ["Раз. Два. Три."]
     assert again.model_sentences == 1
+    # The sentence written after the torn line is a record of its own: the next run finds it.
+    with cache_file.open("ab") as fh:
+        fh.write(b'{"s": "torn')
+    third = argos.create(cfg)
+    _run(third, ["Четыре."], "ru", "en")
+    fourth = argos.create(cfg)
+    assert _run(fourth, ["Четыре."], "ru", "en") == ["Четыре."] and fourth.model_sentences == 0
     # Greedy drafts are cached separately: the beam-search cache does not answer them.
     fast = argos.create(cfg, fast=True)
     _run(fast, ["Раз."], "ru", "en")

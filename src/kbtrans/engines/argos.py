@@ -308,10 +308,11 @@ class SentenceCache:
                 for raw in fh:
                     try:
                         item = json.loads(raw)
-                    except ValueError:
-                        continue  # a torn line from an interrupted write
-                    if isinstance(item, dict) and isinstance(item.get("s"), str) and isinstance(item.get("t"), str):
-                        self._data[item["s"]] = item["t"]
+                        if isinstance(item, dict) and isinstance(item.get("s"), str) and isinstance(item.get("t"), str):
+                            item["t"].encode()  # a lone surrogate could not be written to a catalog
+                            self._data[item["s"]] = item["t"]
+                    except (ValueError, RecursionError):
+                        continue  # a torn or damaged line: that sentence is translated again
 
     def __len__(self) -> int:
         return len(self._data)
@@ -335,13 +336,17 @@ class SentenceCache:
         data = b"".join(self._pending)
         self._pending.clear()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            if new:
+            size = os.fstat(fd).st_size
+            if size == 0:
                 data = (json.dumps({"kbtrans-mt-cache": CACHE_FORMAT, **self.header}, ensure_ascii=False)
                         + "\n").encode() + data
-            os.write(fd, data)
+            elif os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # after a torn last line: start a new one, or the first record is lost
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
         finally:
             os.close(fd)
 
