@@ -360,7 +360,6 @@ def check_block_structure(e: Entry) -> Iterator[Finding]:
 # -- language -------------------------------------------------------------------------------------
 
 _CYR = re.compile(r"[А-Яа-яЁё]")
-_CYR_WORD = re.compile(r"[А-Яа-яЁё][А-Яа-яЁё\-]*")
 _LAT_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 _WORDS = re.compile(r"[^\W\d_]+")
 _END = re.compile(r"[.!?…:;]$")
@@ -387,7 +386,7 @@ def check_script(e: Entry) -> Iterator[Finding]:
         return
     prose = _words_prose(e.msgstr, e.comments)
     if e.target_lang == "en" and _CYR.search(prose):
-        words = [w for w in _CYR_WORD.findall(prose) if w.lower() not in e.glossary.words]
+        words = [w for w in markup.CYRILLIC_WORD.findall(prose) if w.lower() not in e.glossary.words]
         if words:
             yield Finding(WARNING, "cyrillic-in-en",
                           f"Cyrillic text left in the English translation: {_short(' '.join(words[:6]), 50)!r}",
@@ -514,10 +513,10 @@ def left_over_cyrillic(msgid: str, msgstr: str, *, comments: bool = True) -> lis
         return []
     prose = _words_prose(msgstr, comments)
     # Words quoted, emphasised or in parentheses are mentions ("the term «предобучение»"), not leftovers.
-    cyr = _CYR_WORD.findall(_MENTION.sub(" ", prose))
+    cyr = markup.CYRILLIC_WORD.findall(_MENTION.sub(" ", prose))
     if not cyr:
         return []
-    source = {w.lower() for w in _CYR_WORD.findall(_words_prose(msgid, comments))}
+    source = {w.lower() for w in markup.CYRILLIC_WORD.findall(_words_prose(msgid, comments))}
     long = [w for w in cyr if len(w) >= 4]
     left = [w for w in long if w.lower() in source]
     if not left:

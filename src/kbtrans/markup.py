@@ -58,6 +58,12 @@ _PATTERN = re.compile(
 )
 
 _LETTER = re.compile(r"[^\W\d_]")
+#: A letter of any script: ``LETTER.search(text)`` says whether ``text`` has words at all.
+LETTER = _LETTER
+#: A Russian word (hyphenated ones included).
+CYRILLIC_WORD = re.compile(r"[А-Яа-яЁё][А-Яа-яЁё\-]*")
+#: Languages written in Cyrillic (for language detection and script checks).
+CYRILLIC_LANGUAGES = frozenset({"ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "tg", "mn"})
 _LETTERS3 = re.compile(r"[^\W\d_]{3}")
 # A number with an optional unit suffix ("15.5B", "8K", "~100K", "3x", "1e-4"): nothing to translate.
 _QUANTITY = re.compile(r"(?<![^\W\d_])[~≈<>±]?\d[\d.,]*(?:e-?\d+)?(?:[KMGTBkx×%]|[KMGT]B)?(?![^\W\d_])")

@@ -80,6 +80,11 @@ class Masked:
     def count(self) -> int:
         return len(self.originals)
 
+    @property
+    def has_text(self) -> bool:
+        """Whether anything is left to translate outside the placeholders."""
+        return markup.LETTER.search(PLACEHOLDER_RE.sub("", self.text)) is not None
+
 
 @dataclass(frozen=True)
 class Restored:
@@ -268,7 +273,6 @@ _GARBLED = re.compile(
 )
 _BRACKETED = re.compile(r"\[\[?\s*(\d{1,4})\s*\]\]?")
 _STRAY = re.compile(r"[⟦⟧]")
-_LETTER = re.compile(r"[^\W\d_]")
 _WORD = re.compile(r"[^\W_]+")
 
 Token = str | int
@@ -471,7 +475,6 @@ _NEUTRAL = str.maketrans({"`": "’", "$": "＄", "[": "［", "]": "］", "<": "
                           "⟦": None, "⟧": None})
 _EMPHASIS_CHARS = re.compile(r"[*_~=]")
 _UNSAFE_TEXT = re.compile(r"\b(?:javascript|vbscript|data)\s*:|\bon[a-z]{3,}\s*=", re.IGNORECASE)
-_CYRILLIC_WORD = re.compile(r"[А-Яа-яЁё][А-Яа-яЁё\-]*")
 _TRANSLIT = str.maketrans({
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "zh", "з": "z", "и": "i",
     "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
@@ -527,7 +530,7 @@ def _clean(chunk: str, prev: int | None, nxt: int | None, masked: Masked, stage:
         chunk = _EMPHASIS_CHARS.sub(lambda m: "\\" + m.group(), chunk)
         chunk = _UNSAFE_TEXT.sub(lambda m: m.group().replace(":", "꞉").replace("=", "꞊"), chunk)
         if target_lang == "en":
-            chunk = _CYRILLIC_WORD.sub(lambda m: transliterate(m.group()), chunk)
+            chunk = markup.CYRILLIC_WORD.sub(lambda m: transliterate(m.group()), chunk)
     chunk = _guard(chunk, None if prev is None else masked.originals[prev], "" if prev is None else masked.kinds[prev],
                    None if nxt is None else masked.originals[nxt], "" if nxt is None else masked.kinds[nxt])
     # Emphasis hugs its text: no space inside "**…**"; an "_" is a delimiter only off a word's edge.
@@ -640,7 +643,7 @@ def restore(output: str, masked: Masked, *, segments: Sequence[Segment] = (), so
     notes = ("", "neutralised markup characters (or Russian words) the model added",
              "neutralised markup characters (or Russian words) the model added and spaced placeholders apart")
     words = "".join(t for t in tokens if isinstance(t, str))
-    if _LETTER.search(PLACEHOLDER_RE.sub("", masked.text)) and not _LETTER.search(words):
+    if masked.has_text and not markup.LETTER.search(words):
         return Restored(masked.source, (*repairs, f"the model returned no text; {KEPT_SOURCE}"), fallback=True)
     for stage in range(3):
         text = _assemble(tokens, masked, stage, target_lang)

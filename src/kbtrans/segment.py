@@ -31,7 +31,6 @@ _RECORDED = ("paragraph_open", "heading_open", "table_open")
 _TASK = re.compile(r"\[[^\]\n]\][ \t]+")
 _CALLOUT = re.compile(r"\[!([\w-]+)\]([+-]?)(?:[ \t]+(.*?))?[ \t]*$")
 _BLOCK_ID = re.compile(r"(?:^|[ \t])\^[A-Za-z0-9-]+[ \t]*$")
-_CYRILLIC_LANGS = frozenset({"ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "tg", "mn"})
 _CYRILLIC_LETTERS = re.compile("[\u0400-\u04ff]+")
 _LATIN_LETTERS = re.compile("[A-Za-z]+")
 
@@ -440,7 +439,7 @@ def detect_language(segments: Iterable[Segment], languages: Iterable[str], defau
     langs = list(languages)
     if cyr == 0 and lat == 0:
         return default
-    pool = [x for x in langs if (x in _CYRILLIC_LANGS) == (cyr > lat)]
+    pool = [x for x in langs if (x in markup.CYRILLIC_LANGUAGES) == (cyr > lat)]
     if default in pool:
         return default
     return pool[0] if len(pool) == 1 else default

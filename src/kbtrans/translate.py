@@ -21,7 +21,6 @@ when the run is interrupted or the engine fails — so a re-run resumes where th
 from __future__ import annotations
 
 import fnmatch
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -41,7 +40,6 @@ MT_PREFIX = "kbtrans-mt:"
 REPAIR_PREFIX = "kbtrans-mt-repair:"
 #: Existing comment lines starting with this are replaced when an entry is (re)translated.
 _REPLACE_PREFIX = "kbtrans-mt"
-_LETTER = re.compile(r"[^\W\d_]")
 
 Progress = Callable[[int, int], None]
 
@@ -243,7 +241,7 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
         mask = masks.get(it.msgid)
         if mask is None:
             mask = masks[it.msgid] = placeholders.protect(it.msgid, keep_terms=keep, comments=comments)
-        if not _LETTER.search(placeholders.PLACEHOLDER_RE.sub("", mask.text)):
+        if not mask.has_text:
             writer.add(it, it.msgid, f"{MT_PREFIX} copied (nothing to translate)")
             n_copied += 1
             continue

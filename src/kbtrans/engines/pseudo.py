@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from kbtrans import markup
 from kbtrans.config import Config
 from kbtrans.placeholders import PLACEHOLDER_RE
 
@@ -50,12 +51,11 @@ _CYRILLIC_TABLE = str.maketrans({
     **{c.upper(): _CYRILLIC.get(t.upper(), t.upper()) for c, t in _TO_CYRILLIC.items()},
     **_CYRILLIC,
 })
-CYRILLIC_LANGUAGES = frozenset({"ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "tg", "mn"})
 
 
 def pseudo(text: str, target: str = "en") -> str:
     """Pseudo-localise ``text`` into ``target``'s script, leaving ``⟦N⟧`` placeholders untouched."""
-    table = _CYRILLIC_TABLE if target in CYRILLIC_LANGUAGES else _LATIN_TABLE
+    table = _CYRILLIC_TABLE if target in markup.CYRILLIC_LANGUAGES else _LATIN_TABLE
     parts: list[str] = []
     pos = 0
     letters = 0
