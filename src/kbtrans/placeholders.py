@@ -359,7 +359,8 @@ def _relative(masked: Masked) -> list[float]:
 
 
 def _insert_missing(tokens: list[Token], masked: Masked, repairs: list[str]) -> list[Token]:
-    missing = [n for n in range(masked.count) if n not in _positions(tokens)]
+    present = _positions(tokens)
+    missing = [n for n in range(masked.count) if n not in present]
     if not missing:
         return tokens
     rel = _relative(masked)
@@ -457,13 +458,14 @@ def _space_like_source(tokens: list[Token], n: int, src: str, here: int) -> list
 
 def _order_pairs(tokens: list[Token], masked: Masked, repairs: list[str]) -> list[Token]:
     swapped = []
+    pos = _positions(tokens)
+    tokens = list(tokens)
     for n, partner in enumerate(masked.partners):
         if partner <= n:
             continue  # each pair once, from its opener (openers come first in the source)
-        pos = _positions(tokens)
         if pos[n] > pos[partner]:
-            tokens = list(tokens)
             tokens[pos[n]], tokens[pos[partner]] = partner, n
+            pos[n], pos[partner] = pos[partner], pos[n]
             swapped.append(n)
     if swapped:
         repairs.append("put back in order " + ", ".join(f"{token(n)}…{token(masked.partners[n])}" for n in swapped))
