@@ -225,3 +225,17 @@ def test_machine_translation_keeps_links_to_reference_definitions(cli, kb: Path)
     r = cli("-C", kb, "check")
     assert "reference-label-lost" not in r.output
     assert cli("-C", kb, "build", "--strict").exit_code == 0
+
+
+def test_attachment_changed_within_the_same_second_is_copied(cli, kb: Path) -> None:
+    import os
+
+    img = kb / "content" / "a.png"
+    img.write_bytes(b"one")
+    (kb / "content" / "n.md").write_text("Текст.\n", encoding="utf-8")
+    assert cli("-C", kb, "build").exit_code == 0
+    st = img.stat()
+    img.write_bytes(b"two")  # same size, same second
+    os.utime(img, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
+    assert cli("-C", kb, "build").exit_code == 0
+    assert (kb / "build" / "en" / "a.png").read_bytes() == b"two"

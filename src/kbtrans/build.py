@@ -431,7 +431,7 @@ def _render(cfg: Config, note: Note, plan: _Plan, index: anchors.NoteIndex, look
 def _copy_if_changed(src: Path, dst: Path) -> bool:
     try:
         s, d = src.stat(), dst.stat()
-        if s.st_size == d.st_size and int(s.st_mtime) == int(d.st_mtime):
+        if s.st_size == d.st_size and s.st_mtime_ns == d.st_mtime_ns:
             return False
     except FileNotFoundError:
         pass

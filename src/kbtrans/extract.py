@@ -124,7 +124,8 @@ def extract(cfg: Config, *, no_obsolete: bool = False, jobs: int | None = None) 
     """Create or update the catalogs of every note of ``cfg``'s knowledge base.
 
     Nothing is written unless every note and catalog could be read: a bad input raises before any file
-    changes. Catalogs are written atomically and only when their content changes.
+    changes. Catalogs are written atomically and only when their content changes, so a write that fails
+    (disk full) leaves each catalog either as it was or fully updated, never half-written.
     """
     inv = project.inventory(cfg)
     stems = {rel[:-3] for rel in inv.notes}
