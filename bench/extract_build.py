@@ -371,8 +371,21 @@ def _load() -> str:
         return "load average unknown"
 
 
+def compile_bytecode() -> None:
+    """Compile kbtrans' modules to bytecode once, as ``pip install`` does.
+
+    An editable install under ``PYTHONDONTWRITEBYTECODE=1`` (set on some CI machines) would otherwise
+    recompile every module in every command, which is not what an installed kbtrans costs.
+    """
+    where = "import kbtrans, pathlib; print(pathlib.Path(kbtrans.__file__).parent)"
+    proc = subprocess.run([sys.executable, "-c", where], capture_output=True, text=True, check=True)
+    package = proc.stdout.strip()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=True)
+
+
 def run(kb: Path, args: argparse.Namespace) -> dict[str, object]:
     n = args.notes
+    compile_bytecode()
     t0 = time.perf_counter()
     generate(kb, n)
     size = sum(p.stat().st_size for p in (kb / "content").rglob("*.md"))

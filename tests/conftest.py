@@ -72,15 +72,11 @@ def cli() -> Callable[..., Result]:
 
         out, err = io.StringIO(), io.StringIO()
         code = 0
-        old_out, old_err = cli_mod.out.file, cli_mod.err.file
-        cli_mod.out.file, cli_mod.err.file = out, err
         try:
             with redirect_stdout(out), redirect_stderr(err):
                 entry()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        finally:
-            cli_mod.out.file, cli_mod.err.file = old_out, old_err
         del runner
         return Result(code, out.getvalue(), err.getvalue())
 

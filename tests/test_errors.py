@@ -165,21 +165,26 @@ def test_locales_outside_the_project(cli, kb: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0 and f"{outside}/en/LC_MESSAGES/gone.po" in r.output
 
 
-def test_damaged_caches_are_rebuilt(cli, kb: Path) -> None:
-    """`.kbtrans/` holds caches only: a record of the wrong shape is ignored, never a traceback."""
+@pytest.mark.parametrize("damage", ["rows", "file"])
+def test_damaged_caches_are_rebuilt(cli, kb: Path, damage: str) -> None:
+    """`.kbtrans/` holds caches only: a damaged record or file is ignored or replaced, never a traceback."""
     import json
+    import sqlite3
 
     _two_notes(kb)
     assert cli("-C", kb, "extract").exit_code == 0
     assert cli("-C", kb, "build").exit_code == 0
     good = {p: p.read_bytes() for p in sorted((kb / "build").rglob("*.md"))}
     cache = kb / ".kbtrans"
-    damages = (("extract.json", {"po": []}), ("build.json", {"lang": 1, "headings": None, "warnings": [{"x": 1}]}))
-    for name, damage in damages:
-        data = json.loads((cache / name).read_text(encoding="utf-8"))
-        for record in data["entries"].values():
-            record.update(damage)
-        (cache / name).write_text(json.dumps(data), encoding="utf-8")
+    if damage == "rows":  # every column of the wrong type or shape
+        con = sqlite3.connect(cache / "state.db")
+        with con:
+            con.execute("UPDATE extract SET lang=1, catalogs='[]'")
+            con.execute("UPDATE build SET done='x', warnings='[{\"x\": 1}]', headings='null'")
+            con.execute("UPDATE build_deps SET dep=7")
+        con.close()
+    else:
+        (cache / "state.db").write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
     for note in (cache / "notes").rglob("*.json"):
         data = json.loads(note.read_text(encoding="utf-8"))
         for seg in data["segments"]:
@@ -189,3 +194,5 @@ def test_damaged_caches_are_rebuilt(cli, kb: Path) -> None:
         r = cli("-C", kb, command)
         assert r.exit_code == 0 and "Traceback" not in r.output, (command, r.output)
     assert {p: p.read_bytes() for p in sorted((kb / "build").rglob("*.md"))} == good
+    r = cli("-C", kb, "build")  # the state was rewritten: nothing to do
+    assert r.exit_code == 0 and "0 files written" in r.output, r.output

@@ -6,9 +6,10 @@ URL-encoded text (``#Этапы%20обучения``). Both are rewritten to the
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
@@ -57,14 +58,24 @@ class HeadingMap:
 
 
 class NoteIndex:
-    """Resolves link targets to notes, the way Obsidian does: by path, or by unique file name."""
+    """Resolves link targets to notes, the way Obsidian does: by path, or by unique file name.
 
-    def __init__(self, notes: list[str]) -> None:
-        self.paths = {n[:-3].casefold(): n for n in notes}
+    The lookup tables are made on first use (a build that renders no link does not need them).
+    """
+
+    def __init__(self, notes: Sequence[str]) -> None:
+        self.notes = notes
+
+    @functools.cached_property
+    def paths(self) -> dict[str, str]:
+        return {n[:-3].casefold(): n for n in self.notes}
+
+    @functools.cached_property
+    def names(self) -> dict[str, str]:
         names: dict[str, list[str]] = {}
-        for n in notes:
+        for n in self.notes:
             names.setdefault(posixpath.basename(n[:-3]).casefold(), []).append(n)
-        self.names = {k: v[0] for k, v in names.items() if len(v) == 1}
+        return {k: v[0] for k, v in names.items() if len(v) == 1}
 
     def wikilink(self, target: str, current: str) -> str | None:
         if not target:

@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 # check and splice (and the Markdown parser behind them) load only when a note is planned or rendered:
 # an up-to-date build does not need them.
@@ -178,20 +178,35 @@ def _plan_and_stash(cfg: Config, langs: tuple[str, ...], reviewed_only: bool,
 
 
 class _Links:
-    """Heading maps of every note in every locale, for anchor rewriting and dependency digests."""
+    """Heading maps of the notes in every locale, for anchor rewriting and dependency digests.
+
+    Maps of notes planned in this run are given; the others are read from the build state on demand
+    (a re-run after editing one note reads only the maps of the notes it links into).
+    """
 
     def __init__(self, maps: dict[tuple[str, str], dict[str, str]], langs_of: dict[str, str],
-                 index: anchors.NoteIndex, known: dict[tuple[str, str], str] | None = None) -> None:
-        self.maps, self.langs_of, self.index = maps, langs_of, index
+                 index: anchors.NoteIndex, store: state.BuildState | None = None,
+                 known: dict[tuple[str, str], str] | None = None) -> None:
+        self.maps, self.langs_of, self.index, self.store = maps, langs_of, index, store
         self._hmaps: dict[tuple[str, str], anchors.HeadingMap | None] = {}
         self._digests: dict[tuple[str, str], str] = dict(known or {})
+
+    def __getstate__(self) -> dict[str, Any]:  # sent to worker processes: the database stays here
+        return {**self.__dict__, "store": None}
+
+    def headings(self, note: str, lang: str) -> dict[str, str]:
+        key = (note, lang)
+        if key not in self.maps:
+            found = self.store.headings(f"{lang}/{note}") if self.store is not None else None
+            self.maps[key] = found or {}
+        return self.maps[key]
 
     def lookup_for(self, lang: str) -> anchors.Lookup:
         def lookup(note: str) -> anchors.HeadingMap | None:
             key = (note, lang)
             if key not in self._hmaps:
                 self._hmaps[key] = (None if self.langs_of.get(note) == lang
-                                    else anchors.HeadingMap.of(self.maps.get(key, {})))
+                                    else anchors.HeadingMap.of(self.headings(note, lang)))
             return self._hmaps[key]
         return lookup
 
@@ -199,7 +214,7 @@ class _Links:
         """Digest of the heading map of ``note`` in ``lang`` (stored with its build record)."""
         key = (note, lang)
         if key not in self._digests:
-            self._digests[key] = _digest(self.maps.get(key, {}))
+            self._digests[key] = _digest(self.headings(note, lang))
         return self._digests[key]
 
     def deps_digest(self, deps: list[str], lang: str) -> str:
@@ -213,10 +228,11 @@ class _Output:
     """One note in one locale, rendered (or skipped) by :func:`_render_stashed`."""
 
     lang: str
-    record: dict[str, Any]
+    record: state.Built
+    headings: dict[str, str]
+    deps: list[str]
     written: bool
     removed: bool
-    skipped: float | None
 
 
 def _render_stashed(cfg: Config, links: _Links, min_translated: float, rel: str) -> list[_Output]:
@@ -224,27 +240,28 @@ def _render_stashed(cfg: Config, links: _Links, min_translated: float, rel: str)
     outs = []
     for p in work.plans:
         target = cfg.output_dir / p.lang / rel
-        record: dict[str, Any] = {"lang": work.note.lang, "headings": p.headings, "done": p.done,
-                                  "total": p.total, "warnings": [vars(w) for w in p.warnings]}
         pct = 100.0 * p.done / p.total if p.total else 100.0
         written = removed = False
         skipped = None
+        deps: list[str] = []
+        deps_digest = hd = ""
         if not p.copy and pct < min_translated:
-            skipped = record["skipped"] = round(pct, 1)
+            skipped = round(pct, 1)
             if target.exists():
                 target.unlink()
                 removed = True
         else:
             used: set[str] = set()
             data = _render(cfg, work.note, p, links.index, links.lookup_for(p.lang), used)
-            record["deps"] = sorted(used)
-            record["deps_digest"] = links.deps_digest(record["deps"], p.lang)
-            record["hd"] = links.heading_digest(rel, p.lang)
+            deps = sorted(used)
+            deps_digest = links.deps_digest(deps, p.lang)
+            hd = links.heading_digest(rel, p.lang)
             written = write_if_changed(target, data)
-        record["in"] = [state.stat_key(cfg.content_dir / rel),
-                        state.stat_key(catalog.catalog_path(cfg.locales_dir, p.lang, rel[:-3]))]
-        record["out"] = state.stat_key(target)
-        outs.append(_Output(p.lang, record, written, removed, skipped))
+        stamp = " ".join((state.stamp(cfg.content_dir / rel),
+                          state.stamp(catalog.catalog_path(cfg.locales_dir, p.lang, rel[:-3])), state.stamp(target)))
+        record = state.Built(stamp, work.note.lang, p.done, p.total, skipped, tuple(vars(w) for w in p.warnings),
+                             hd, deps_digest)
+        outs.append(_Output(p.lang, record, p.headings, deps, written, removed))
     return outs
 
 
@@ -252,67 +269,45 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
     """Write ``<output>/<lang>/<note>`` for every note and language, and copy attachments."""
     inv = project.inventory(cfg)
     langs = cfg.select_languages(options.languages)
-    out_root = cfg.output_dir
-    state_path = cfg.cache_dir / "build.json"
     fingerprint = _digest([cfg.content, cfg.locales, cfg.output, list(cfg.languages), cfg.source_language,
                            list(cfg.front_matter_keys), cfg.translate_comments, options.reviewed_only,
-                           options.min_translated, "deps-v2"])
-    previous = state.load(state_path, fingerprint)
-    index = anchors.NoteIndex(list(inv.notes))
-
-    # (string paths: this loop runs for every note and locale on every build)
-    content, locales, output = str(cfg.content_dir), str(cfg.locales_dir), str(out_root)
-
-    # 1. Which notes need planning: inputs changed, or their output is not what we wrote.
-    cached: dict[tuple[str, str], dict[str, Any]] = {}
-    todo: list[str] = []
-    for rel in inv.notes:
-        fresh = True
-        note_stat = state.stat_key(f"{content}/{rel}")
-        for lang in langs:
-            seen = previous.get(f"{lang}/{rel}")
-            if not (_record_ok(seen)
-                    and seen.get("in") == [note_stat, state.stat_key(f"{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po")]
-                    and seen.get("out") == state.stat_key(f"{output}/{lang}/{rel}")):
-                fresh = False
-                break
-            cached[(rel, lang)] = seen
-        if not fresh:
-            todo.append(rel)
-
-    # Each note is planned and rendered in the same worker process (it stays there in between), so
-    # only heading maps and small records cross processes.
-    position = {rel: i for i, rel in enumerate(inv.notes)}
-    pool = parallel.StickyPool(jobs, parallel=len(todo) >= parallel.MIN_PARALLEL)
+                           options.min_translated])
+    store = state.BuildState(cfg.cache_dir, fingerprint)
     try:
-        return _build(cfg, options, inv, langs, todo, cached, position, pool, index, state_path, fingerprint,
-                      previous)
+        previous = store.load()
+        # 1. Which notes need planning: inputs changed, or their output is not what we wrote.
+        # (string paths: this loop runs for every note and locale on every build)
+        content, locales, output = str(cfg.content_dir), str(cfg.locales_dir), str(cfg.output_dir)
+        cached: dict[tuple[str, str], state.Built] = {}
+        todo: list[str] = []
+        for rel in inv.notes:
+            note_stamp = state.stamp(f"{content}/{rel}")
+            for lang in langs:
+                seen = previous.get(f"{lang}/{rel}")
+                if seen is None or seen.stamp != " ".join((
+                        note_stamp, state.stamp(f"{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po"),
+                        state.stamp(f"{output}/{lang}/{rel}"))):
+                    todo.append(rel)
+                    break
+                cached[(rel, lang)] = seen
+
+        # Each note is planned and rendered in the same worker process (it stays there in between), so
+        # only heading maps and small records cross processes.
+        pool = parallel.StickyPool(jobs, parallel=len(todo) >= parallel.MIN_PARALLEL)
+        try:
+            return _build(cfg, options, inv, langs, todo, cached, pool, store, previous)
+        finally:
+            pool.close()
+            _STASH.clear()
     finally:
-        pool.close()
-        _STASH.clear()
-
-
-_PROBLEM_KEYS = {"path", "line", "message"}
-
-
-def _record_ok(seen: Any) -> TypeGuard[dict[str, Any]]:
-    """A build.json record has the shape this version writes (anything else means: build the note again)."""
-    return (isinstance(seen, dict) and isinstance(seen.get("lang"), str) and isinstance(seen.get("headings"), dict)
-            and isinstance(seen.get("warnings", []), list)
-            and all(isinstance(w, dict) and set(w) == _PROBLEM_KEYS for w in seen.get("warnings", []))
-            and isinstance(seen.get("done", 0), int) and isinstance(seen.get("total", 0), int)
-            and isinstance(seen.get("deps", []), list))
+        store.close()
 
 
 def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[str, ...], todo: list[str],
-           cached: dict[tuple[str, str], dict[str, Any]], position: dict[str, int], pool: parallel.StickyPool,
-           index: anchors.NoteIndex, state_path: Path, fingerprint: str,
-           previous: dict[str, Any]) -> BuildReport:
+           cached: dict[tuple[str, str], state.Built], pool: parallel.StickyPool, store: state.BuildState,
+           previous: dict[str, state.Built]) -> BuildReport:
     out_root = cfg.output_dir
-
-    def out_path(rel: str, lang: str) -> Path:
-        return out_root / lang / rel
-
+    position = {rel: i for i, rel in enumerate(inv.notes)}
     works: dict[str, _Planned] = {}
 
     def run(rels: list[str]) -> None:
@@ -335,21 +330,29 @@ def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[s
             for p in works[rel].plans:
                 maps[(rel, p.lang)] = p.headings
         else:
-            langs_of[rel] = cached[(rel, langs[0])]["lang"]
-            for lang in langs:
-                maps[(rel, lang)] = cached[(rel, lang)]["headings"]
+            langs_of[rel] = cached[(rel, langs[0])].lang
+    links = _Links(maps, langs_of, anchors.NoteIndex(inv.notes), store,
+                   {key: seen.hd for key, seen in cached.items() if seen.hd})
 
-    # 2. A fresh note still needs rebuilding when a note it links to changed its headings.
-    links = _Links(maps, langs_of, index, {key: seen["hd"] for key, seen in cached.items()
-                                           if key[0] not in works and isinstance(seen.get("hd"), str)})
-    # Every saved record matches the saved heading maps of its dependencies, so only notes linking to a
-    # re-planned or deleted note can be stale.
-    gone = {key.split("/", 1)[1] for key in previous} - set(inv.notes)
-    changed = gone | set(works)
-    stale = [rel for rel in inv.notes if rel not in works and any(
-        not changed.isdisjoint(cached[(rel, lang)].get("deps", ()))
-        and cached[(rel, lang)].get("deps_digest") != links.deps_digest(cached[(rel, lang)].get("deps", []), lang)
-        for lang in langs)]
+    # 2. A fresh note still needs rebuilding when a note it links to changed its headings. Every
+    # recorded output matches the recorded heading maps of the notes it links into, so only notes
+    # linking to a re-planned or deleted note can be stale.
+    notes = set(inv.notes)
+    gone = [key for key in previous if key.split("/", 1)[1] not in notes]
+    changed = {key.split("/", 1)[1] for key in gone} | set(works)
+    stale: list[str] = []
+    if changed and cached:
+        linking = store.dependents(changed)
+        for rel in inv.notes:
+            if rel in works or not any(f"{lang}/{rel}" in linking for lang in langs):
+                continue
+            for lang in langs:
+                key = f"{lang}/{rel}"
+                if key in linking:
+                    deps = store.deps(key)
+                    if deps is None or cached[(rel, lang)].deps_digest != links.deps_digest(deps, lang):
+                        stale.append(rel)
+                        break
     if len(todo) + len(stale) >= parallel.MIN_PARALLEL and pool.jobs > 1 and not pool.parallel:
         # Few notes changed but many link to them: plan them all in workers after all.
         _STASH.clear()
@@ -365,44 +368,42 @@ def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[s
     skipped: list[tuple[str, str, float]] = []
     warnings: list[Problem] = []
     counts: dict[str, list[int]] = {lang: [0, 0] for lang in langs}
-    entries: dict[str, Any] = {}
+    records: dict[str, tuple[state.Built, dict[str, str], list[str]]] = {}
     for rel in inv.notes:
         if rel not in works:
             for lang in langs:
                 seen = cached[(rel, lang)]
-                entries[f"{lang}/{rel}"] = seen
-                warnings.extend(Problem(**p) for p in seen.get("warnings", []))
-                counts[lang][0] += seen.get("done", 0)
-                counts[lang][1] += seen.get("total", 0)
-                if seen.get("skipped") is not None:
-                    skipped.append((rel, lang, seen["skipped"]))
+                warnings.extend(Problem(**w) for w in seen.warnings)
+                counts[lang][0] += seen.done
+                counts[lang][1] += seen.total
+                if seen.skipped is not None:
+                    skipped.append((rel, lang, seen.skipped))
             continue
         for p, o in zip(works[rel].plans, rendered[rel], strict=True):
-            target = out_path(rel, p.lang)
+            target = out_root / p.lang / rel
             warnings.extend(p.warnings)
             counts[p.lang][0] += p.done
             counts[p.lang][1] += p.total
-            if o.skipped is not None:
-                skipped.append((rel, p.lang, o.skipped))
+            if o.record.skipped is not None:
+                skipped.append((rel, p.lang, o.record.skipped))
             if o.removed:
                 removed.append(target)
             if o.written:
                 written.append(target)
-            entries[f"{p.lang}/{rel}"] = o.record
+            records[f"{p.lang}/{rel}"] = (o.record, o.headings, o.deps)
 
     # 4. Attachments, and files whose source is gone.
     skipped_keys = {(s[0], s[1]) for s in skipped}
     for lang in langs:
         for rel in inv.attachments:
-            src, dst = cfg.content_dir / rel, out_path(rel, lang)
+            src, dst = cfg.content_dir / rel, out_root / lang / rel
             if _copy_if_changed(src, dst):
                 written.append(dst)
         root = os.path.join(out_root, lang)
         keep = {*(f"{root}/{r}" for r in inv.notes if (r, lang) not in skipped_keys),
                 *(f"{root}/{r}" for r in inv.attachments)}
         removed.extend(_prune(root, keep))
-    if entries != previous:
-        state.save(state_path, fingerprint, entries)
+    store.save(records, gone)
     return BuildReport(len(inv.notes), tuple(written), tuple(removed), tuple(skipped), tuple(warnings),
                        {k: (v[0], v[1]) for k, v in counts.items()})
 

@@ -679,27 +679,27 @@ def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary, strict: bool
 
 
 def _extract_state(cfg: Config) -> dict[str, Any]:
-    """What the last ``extract`` recorded (``.kbtrans/extract.json``), or {}."""
+    """What the last ``extract`` recorded (``.kbtrans/state.db``), or {}."""
     from kbtrans import extract, state
 
     for no_obsolete in (False, True):
-        seen = state.load(cfg.cache_dir / "extract.json", extract._fingerprint(cfg, no_obsolete))
-        if seen:
-            return seen
+        store = state.ExtractState(cfg.cache_dir, extract._fingerprint(cfg, no_obsolete), write=False)
+        try:
+            if not store.empty:
+                return dict(store.load())
+        finally:
+            store.close()
     return {}
 
 
-def _fresh(cfg: Config, rel: str, seen: object) -> frozenset[str]:
+def _fresh(cfg: Config, rel: str, seen: Any) -> frozenset[str]:
     """The languages whose catalog of ``rel`` is exactly as the last extract left it (with the note)."""
     from kbtrans import state
 
-    if not isinstance(seen, dict) or seen.get("stat") != state.stat_key(cfg.content_dir / rel):
+    if seen is None or seen.stamp != state.stamp(cfg.content_dir / rel):
         return frozenset()
-    po = seen.get("po")
-    if not isinstance(po, dict):
-        return frozenset()
-    return frozenset(lang for lang, st in po.items()
-                     if st is not None and state.stat_key(catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])) == st)
+    return frozenset(lang for lang, st in seen.catalogs.items()
+                     if st and state.stamp(catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])) == st)
 
 
 def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
@@ -724,8 +724,7 @@ def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
     work: list[tuple[str, frozenset[str], str | None]] = []
     for rel in inv.notes:
         fresh = _fresh(cfg, rel, seen.get(rel))
-        known = seen[rel].get("lang") if fresh else None
-        work.append((rel, fresh, known if isinstance(known, str) else None))
+        work.append((rel, fresh, seen[rel].lang if fresh else None))
     results = list(parallel.pmap(partial(_one, cfg, langs, g, strict), work, jobs=jobs))
     catalogs = entries = 0
     for r in results:

@@ -5,13 +5,14 @@ Exit codes: 0 ok, 1 user error (one paragraph naming the file/line and what to d
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from kbtrans import __version__
 from kbtrans import config as config_mod
@@ -25,8 +26,35 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@functools.cache
+def _stderr() -> Any:
+    """The Rich console for standard error, made on first use: importing Rich costs ~15 ms, and most
+    commands print only plain lines (see :func:`say` and :func:`warn`)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def say(text: str, *, stderr: bool = False) -> None:
+    """Print a plain line (no Rich markup: brackets in note names stay as they are)."""
+    typer.echo(text, err=stderr)
+
+
+def _coloured() -> bool:
+    """Whether standard error gets colours (a terminal, or FORCE_COLOR); only then is Rich loaded."""
+    return sys.stderr.isatty() or bool(os.environ.get("FORCE_COLOR"))
+
+
+def warn(message: str, *, label: str = "warning:", style: str = "yellow") -> None:
+    """``warning: message`` on standard error, the label coloured on a terminal."""
+    if _coloured():
+        from rich.markup import escape
+
+        _stderr().print(f"[{style}]{label}[/] {escape(message)}")
+    else:
+        say(f"{label} {message}", stderr=True)
 
 
 @dataclass
@@ -42,7 +70,7 @@ class Context:
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"kbtrans {__version__}")
+        say(f"kbtrans {__version__}")
         raise typer.Exit()
 
 
@@ -84,7 +112,7 @@ def init(
 
     write_atomic(path, config_mod.TEMPLATE.encode("utf-8"))
     (root / "content").mkdir(exist_ok=True)
-    out.print(f"Wrote {path}. Put notes in {root / 'content'} and run `kbtrans extract`.")
+    say(f"Wrote {path}. Put notes in {root / 'content'} and run `kbtrans extract`.")
 
 
 @app.command()
@@ -100,11 +128,11 @@ def extract(
     cfg = _ctx(ctx).config()
     report = run(cfg, no_obsolete=no_obsolete, jobs=jobs or None)
     for old, new in report.renamed:
-        out.print(f"renamed: {cfg.display(old)} → {cfg.display(new)} (translations carried over)")
+        say(f"renamed: {cfg.display(old)} → {cfg.display(new)} (translations carried over)")
     for orphan in report.orphans:
-        err.print(f"[yellow]warning:[/] {cfg.display(orphan)}: catalog without a note (deleted or "
-                  "renamed?). Delete it if the note is gone for good; it is kept so no translation is lost.")
-    out.print(
+        warn(f"{cfg.display(orphan)}: catalog without a note (deleted or "
+             "renamed?). Delete it if the note is gone for good; it is kept so no translation is lost.")
+    say(
         f"{report.notes} notes: {len(report.written)} catalogs written ({report.created} new), "
         f"{report.new} new entries, {report.fuzzy} fuzzy, {report.obsolete} obsolete"
         + (f"; {report.unchanged} notes unchanged" if report.unchanged else "")
@@ -146,16 +174,14 @@ def build(
         if github:
             from kbtrans.check import github_annotation
 
-            out.print(github_annotation("warning", w.path, w.line, w.message, "kbtrans build"), markup=False,
-                      emoji=False)
+            say(github_annotation("warning", w.path, w.line, w.message, "kbtrans build"))
         else:
-            from rich.markup import escape
-
-            err.print(f"[yellow]warning:[/] {escape(str(w))}")
+            warn(str(w))
     for rel, lang, pct in report.skipped:
-        err.print(f"skipped: {lang}/{rel} is {pct:.1f}% translated (below --min-translated {min_translated:g})")
+        say(f"skipped: {lang}/{rel} is {pct:.1f}% translated (below --min-translated {min_translated:g})",
+            stderr=True)
     parts = [f"{lang}: {done}/{total} segments translated" for lang, (done, total) in report.translated.items()]
-    out.print(f"{report.notes} notes → {cfg.output}/: {len(report.written)} files written, "
+    say(f"{report.notes} notes → {cfg.output}/: {len(report.written)} files written, "
               f"{len(report.removed)} removed; " + ", ".join(parts))
     if strict and report.warnings:
         raise CheckFailed(f"{len(report.warnings)} warnings and --strict is set. Fix the catalogs listed above.")
@@ -185,7 +211,7 @@ def translate(
     columns = (TextColumn("translating"), BarColumn(), MofNCompleteColumn(), TextColumn("segments"),
                TextColumn("{task.fields[rate]}"), TextColumn("ETA"), TimeRemainingColumn())
     try:
-        with Progress(*columns, console=err, disable=not err.is_terminal, transient=True) as bar:
+        with Progress(*columns, console=_stderr(), disable=not _stderr().is_terminal, transient=True) as bar:
             task = bar.add_task("translate", total=None, rate="")
             started: list[float] = []
 
@@ -200,13 +226,13 @@ def translate(
 
             report = run(cfg, options, progress)
     except KeyboardInterrupt:
-        err.print("kbtrans: interrupted. Every translation finished so far is saved in the catalogs; "
-                  "run the same command again to translate the rest.")
+        say("kbtrans: interrupted. Every translation finished so far is saved in the catalogs; "
+            "run the same command again to translate the rest.", stderr=True)
         raise typer.Exit(130) from None
     for path in report.missing:
-        err.print(f"[yellow]warning:[/] {cfg.display(path)}: no catalog; run `kbtrans extract` first.")
+        warn(f"{cfg.display(path)}: no catalog; run `kbtrans extract` first.")
     if not report.todo:
-        out.print(f"Nothing to translate: every entry of {report.catalogs} catalogs is translated.")
+        say(f"Nothing to translate: every entry of {report.catalogs} catalogs is translated.")
         return
     rate = f" ({report.unique / report.seconds:.1f} segments/s)" if report.unique and report.seconds > 0 else ""
     dirs = ", ".join(f"{d} {n}" for d, n in report.directions.items())
@@ -219,7 +245,7 @@ def translate(
         parts.append(f"{report.repaired} with repaired markup")
     if report.fallbacks:
         parts.append(f"{report.fallbacks} kept as source text (unusable output)")
-    out.print("; ".join(parts) + f"; {len(report.written)} catalogs written. All are fuzzy: review them.")
+    say("; ".join(parts) + f"; {len(report.written)} catalogs written. All are fuzzy: review them.")
 
 
 def _format(value: str, allowed: tuple[str, ...]) -> str:
@@ -235,19 +261,19 @@ def _format(value: str, allowed: tuple[str, ...]) -> str:
 
 def _print_issues(issues: Any, github: bool) -> None:
     """Issues as GitHub annotations (stdout) or as text (stderr; coloured on a terminal, in one go)."""
-    from rich.text import Text
-
     from kbtrans.check import annotation
 
     if github:
-        out.file.write("".join(annotation(i) + "\n" for i in issues))
+        sys.stdout.write("".join(annotation(i) + "\n" for i in issues))
         return
-    if not err.is_terminal:  # plain text is much faster than Rich for thousands of lines
-        err.file.write("".join(
+    if not _coloured():  # plain text is much faster than Rich for thousands of lines
+        sys.stderr.write("".join(
             f"{i.location}: {i.severity}: {i.message} ({i.code})\n"
             + (f"    msgid: {i.msgid}\n" if i.msgid else "") + f"    fix: {i.hint}\n"
             for i in issues))
         return
+    from rich.text import Text
+
     text = Text()
     for i in issues:
         text.append(f"{i.location}: ")
@@ -256,7 +282,7 @@ def _print_issues(issues: Any, github: bool) -> None:
         if i.msgid:
             text.append(f"    msgid: {i.msgid}\n", style="dim")
         text.append(f"    fix: {i.hint}\n", style="dim")
-    err.print(text, end="")
+    _stderr().print(text, end="")
 
 
 @app.command()
@@ -278,12 +304,12 @@ def check(
     kind = _format(fmt, ("text", "json", "github"))
     report = run(cfg, tuple(to or ()), strict=strict, jobs=jobs or None)
     if kind == "json":
-        out.file.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
         _print_issues(report.issues, kind == "github")
         summary = (f"{report.catalogs} catalogs, {report.entries} translated entries: "
                    f"{len(report.errors)} errors, {len(report.warnings)} warnings")
-        (err if kind == "github" else out).print(summary, markup=False, emoji=False)
+        say(summary, stderr=kind == "github")
     if report.errors:
         raise typer.Exit(1)
 
@@ -345,17 +371,17 @@ def stats(
     if chart is not None:
         stats_mod.chart(report, chart)
     if as_json:
-        out.file.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
         return
     width = max([4, *(len(n.note) + 2 for n in report.notes)]) if by_note else 4
     for lang, total in report.locales.items():
-        out.print(_stats_line(lang, total.segments, total.words, width))
+        say(_stats_line(lang, total.segments, total.words, width))
         if by_note:
             for n in report.notes:
                 if n.lang == lang:
-                    out.print(_stats_line("  " + n.note, n.segments, n.words, width))
+                    say(_stats_line("  " + n.note, n.segments, n.words, width))
     if chart is not None:
-        out.print(f"chart written to {chart}", markup=False)
+        say(f"chart written to {chart}")
 
 
 models_app = typer.Typer(
@@ -374,15 +400,14 @@ def models_list() -> None:
     models = argos.list_models()
     if not models:
         where = ", ".join(str(d) for d in argos.packages_dirs())
-        out.print(f"No Argos Translate models installed in {where}. Install one with "
-                  "`kbtrans models install ru en`, or offline `kbtrans models install --file PATH.argosmodel`.",
-                  markup=False)
+        say(f"No Argos Translate models installed in {where}. Install one with "
+            "`kbtrans models install ru en`, or offline `kbtrans models install --file PATH.argosmodel`.")
         return
     rows = [(f"{m.from_code} → {m.to_code}", f"{m.from_name} → {m.to_name}", m.name, m.version, str(m.path))
             for m in models]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
-        out.print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4], markup=False)
+        say("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4])
 
 
 @models_app.command("install")
@@ -403,8 +428,8 @@ def models_install(
     if file is not None:
         installed = [argos.install_file(file)]
         if langs and (installed[0].from_code, installed[0].to_code) != (langs[0], langs[1]):
-            err.print(f"[yellow]warning:[/] {file} holds {installed[0].from_code} → {installed[0].to_code}, "
-                      f"not {langs[0]} → {langs[1]}; it was installed anyway.")
+            warn(f"{file} holds {installed[0].from_code} → {installed[0].to_code}, "
+                 f"not {langs[0]} → {langs[1]}; it was installed anyway.")
     else:
         if langs:
             pairs = [(langs[0], langs[1])]
@@ -413,7 +438,7 @@ def models_install(
             pairs = [(a, b) for a in cfg.languages for b in cfg.languages if a != b]
         installed = [argos.install(a, b) for a, b in pairs]
     for m in installed:
-        out.print(f"installed {m.name} {m.version} ({m.from_code} → {m.to_code}) in {m.path}", markup=False)
+        say(f"installed {m.name} {m.version} ({m.from_code} → {m.to_code}) in {m.path}")
 
 
 def main() -> None:
@@ -421,21 +446,17 @@ def main() -> None:
     try:
         app(prog_name="kbtrans")
     except KbtransError as exc:
-        from rich.markup import escape
-
-        err.print(f"[red]kbtrans: error:[/] {escape(str(exc))}", markup=True)
+        warn(str(exc), label="kbtrans: error:", style="red")
         sys.exit(1)
     except OSError as exc:  # the file system said no (a file where a folder should be, disk full, read-only, …)
-        from rich.markup import escape
-
         where = f"{exc.filename}: " if exc.filename else ""
-        err.print(f"[red]kbtrans: error:[/] {escape(where + (exc.strerror or str(exc)))}. Check that the path "
-                  "is a writable folder (or fix the option or config key that names it) and run the command "
-                  "again; files already written are complete.", markup=True)
+        warn(f"{where}{exc.strerror or exc}. Check that the path is a writable folder (or fix the option or "
+             "config key that names it) and run the command again; files already written are complete.",
+             label="kbtrans: error:", style="red")
         sys.exit(1)
     except InternalError as exc:
-        err.print(f"kbtrans: internal error (a bug, please report it): {exc}")
+        say(f"kbtrans: internal error (a bug, please report it): {exc}", stderr=True)
         sys.exit(3)
     except KeyboardInterrupt:
-        err.print("kbtrans: interrupted; everything written so far is complete.")
+        say("kbtrans: interrupted; everything written so far is complete.", stderr=True)
         sys.exit(130)

@@ -87,11 +87,11 @@ def _merge_and_stash(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, s
     return _Done(done.rel, done.lang, done.digest, [replace(m, text=None) for m in done.merged])
 
 
-def _write_stashed(cfg: Config, rel: str) -> tuple[list[bool], list[list[int] | None], list[int] | None]:
-    """Write the note's merged catalogs: (written?, stat) per catalog, and the note's stat."""
+def _write_stashed(cfg: Config, rel: str) -> tuple[list[bool], list[str], str]:
+    """Write the note's merged catalogs: (written?, stamp) per catalog, and the note's stamp."""
     merged = _STASH.pop(rel)
     written = [catalog.write(m) for m in merged]
-    return written, [state.stat_key(m.path) for m in merged], state.stat_key(cfg.content_dir / rel)
+    return written, [state.stamp(m.path) for m in merged], state.stamp(cfg.content_dir / rel)
 
 
 def _find_renames(cfg: Config, todo: list[str], orphans: dict[str, list[Path]]) -> dict[str, dict[str, str]]:
@@ -128,23 +128,24 @@ def extract(cfg: Config, *, no_obsolete: bool = False, jobs: int | None = None) 
     (disk full) leaves each catalog either as it was or fully updated, never half-written.
     """
     inv = project.inventory(cfg)
-    stems = {rel[:-3] for rel in inv.notes}
-    state_path = cfg.cache_dir / "extract.json"
-    fingerprint = _fingerprint(cfg, no_obsolete)
-    previous = state.load(state_path, fingerprint)
+    store = state.ExtractState(cfg.cache_dir, _fingerprint(cfg, no_obsolete))
+    try:
+        return _extract(cfg, inv, store, no_obsolete, jobs)
+    finally:
+        store.close()
 
+
+def _extract(cfg: Config, inv: project.Inventory, store: state.ExtractState, no_obsolete: bool,
+             jobs: int | None) -> ExtractReport:
+    stems = {rel[:-3] for rel in inv.notes}
+    previous = store.load()
     todo: list[str] = []
-    entries: dict[str, object] = {}
     content, locales = str(cfg.content_dir), str(cfg.locales_dir)  # string paths: this loop sees every note
     for rel in inv.notes:
         seen = previous.get(rel)
-        if (isinstance(seen, dict) and isinstance(seen.get("po"), dict) and isinstance(seen.get("lang"), str)
-                and seen.get("stat") == state.stat_key(f"{content}/{rel}")) and all(
-            state.stat_key(f"{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po") == st
-            for lang, st in seen.get("po", {}).items()
-        ):
-            entries[rel] = seen
-        else:
+        if not (seen is not None and seen.stamp == state.stamp(f"{content}/{rel}") and all(
+                state.stamp(f"{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po") == st
+                for lang, st in seen.catalogs.items())):
             todo.append(rel)
 
     orphans = {lang: catalog.orphan_catalogs(cfg.locales_dir, lang, stems) for lang in cfg.languages}
@@ -166,7 +167,8 @@ def extract(cfg: Config, *, no_obsolete: bool = False, jobs: int | None = None) 
 
     written: list[Path] = []
     created = new = fuzzy = obsolete = 0
-    for done, (wrote, stats, note_stat) in zip(results, writes, strict=True):
+    changed: dict[str, state.Extracted] = {}
+    for done, (wrote, stamps, note_stamp) in zip(results, writes, strict=True):
         assert isinstance(done, _Done)
         for m, w in zip(done.merged, wrote, strict=True):
             if w:
@@ -175,18 +177,14 @@ def extract(cfg: Config, *, no_obsolete: bool = False, jobs: int | None = None) 
                 new += m.new
                 fuzzy += m.fuzzy
                 obsolete += m.obsolete
-        entries[done.rel] = {
-            "stat": note_stat,
-            "lang": done.lang,
-            "po": {m.path.parent.relative_to(cfg.locales_dir).parts[0]: st for m, st in zip(done.merged, stats,
-                                                                                           strict=True)},
-        }
+        changed[done.rel] = state.Extracted(note_stamp, done.lang, {
+            m.path.parent.relative_to(cfg.locales_dir).parts[0]: st for m, st in zip(done.merged, stamps, strict=True)})
     renamed = []
     for rel, by_lang in bases.items():
         for lang, old in by_lang.items():
             Path(old).unlink(missing_ok=True)
             renamed.append((Path(old), catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])))
-    state.save(state_path, fingerprint, entries)
+    store.save(changed, inv.notes)
     return ExtractReport(
         notes=len(inv.notes), written=tuple(written), created=created, new=new, fuzzy=fuzzy, obsolete=obsolete,
         renamed=tuple(renamed), orphans=tuple(p for ps in orphans.values() for p in ps),

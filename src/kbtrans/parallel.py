@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.process
 import os
 import pickle
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kbtrans.errors import InternalError
+
+if TYPE_CHECKING:  # multiprocessing loads only when workers start: most re-runs never need them
+    import multiprocessing.process
+    from multiprocessing.connection import Connection
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,6 +31,9 @@ def pmap(fn: Callable[[T], R], items: Sequence[T], *, jobs: int | None = None) -
     if jobs <= 1 or len(items) < MIN_PARALLEL:
         yield from map(fn, items)
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
     chunk = max(1, min(32, len(items) // (jobs * 8)))
@@ -87,6 +90,8 @@ class StickyPool:
     def start(self) -> None:
         """Start the worker processes (if there is more than one job and they are not running yet)."""
         if self.jobs > 1 and not self._conns:
+            import multiprocessing
+
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
             for _ in range(self.jobs):

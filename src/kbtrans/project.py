@@ -196,19 +196,24 @@ _CACHED_FIELDS = {
 
 @functools.lru_cache(maxsize=8)
 def _code_key() -> str:
-    """Hash of the code segmentation depends on: kbtrans' modules and the parser versions."""
-    import markdown_it
-    import mdit_py_plugins
+    """Hash of the code segmentation depends on: kbtrans' segmentation modules and the parsers' versions.
 
-    from kbtrans import __version__, markup, model
-    from kbtrans import segment as segment_mod
+    Read from the files, without importing them: a run that segments nothing never loads the parser.
+    """
+    from importlib.util import find_spec
 
     if any(tuple(f.name for f in dataclasses.fields(cls)) != names for cls, names in _CACHED_FIELDS.items()):
         return ""
     h = hashlib.blake2b(digest_size=8)
-    h.update(f"{__version__} {markdown_it.__version__} {mdit_py_plugins.__version__}".encode())
-    for mod in (markup, model, segment_mod):
-        h.update(Path(str(mod.__file__)).read_bytes())
+    here = Path(__file__).parent
+    files = [here / "__init__.py", here / "markup.py", here / "model.py", here / "segment.py"]
+    for package in ("markdown_it", "mdit_py_plugins"):  # their __init__ holds __version__
+        spec = find_spec(package)
+        if spec is None or spec.origin is None:
+            return ""
+        files.append(Path(spec.origin))
+    for file in files:
+        h.update(file.read_bytes())
     return h.hexdigest()
 
 

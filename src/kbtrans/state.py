@@ -1,37 +1,282 @@
-"""What the last run saw, so a re-run skips notes whose inputs did not change (``.kbtrans/``)."""
+"""What the last run saw, so a re-run skips notes whose inputs did not change (``.kbtrans/state.db``).
+
+One SQLite database with a table per stage: a run that changes one note rewrites that note's rows, not
+the whole state, and reads only the columns it compares (a re-run after editing one note of 2,000 is a
+small fraction of a cold run). It is a cache only: a missing, damaged or foreign database, or one written
+with other settings or another kbtrans version, reads as empty and is rebuilt; a row of the wrong shape
+counts as missing; a database that cannot be written leaves the run successful, just not faster next time.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from kbtrans import __version__
-from kbtrans.fsutil import write_atomic
+
+DB_NAME = "state.db"
+
+#: Table definitions per stage; a change here resets that stage's tables (the schema is in the fingerprint).
+_TABLES = {
+    "extract": (
+        "CREATE TABLE extract(note TEXT PRIMARY KEY, stamp TEXT NOT NULL, lang TEXT NOT NULL,"
+        " catalogs TEXT NOT NULL)",
+    ),
+    "build": (
+        "CREATE TABLE build(key TEXT PRIMARY KEY, stamp TEXT NOT NULL, lang TEXT NOT NULL,"
+        " done INTEGER NOT NULL, total INTEGER NOT NULL, skipped REAL, warnings TEXT NOT NULL,"
+        " headings TEXT NOT NULL, hd TEXT NOT NULL, deps_digest TEXT NOT NULL)",
+        "CREATE TABLE build_deps(key TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY(key, dep)) WITHOUT ROWID",
+        "CREATE INDEX build_deps_dep ON build_deps(dep)",
+    ),
+}
+_DROP = {"extract": ("extract",), "build": ("build_deps", "build")}
 
 
-def stat_key(path: str | os.PathLike[str]) -> list[int] | None:
-    """(mtime_ns, size) of ``path``, or None when it does not exist."""
+def stamp(path: str | os.PathLike[str]) -> str:
+    """``mtime_ns:size`` of ``path``, or "" when it does not exist: an equal stamp means unchanged."""
     try:
         st = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+    return f"{st.st_mtime_ns}:{st.st_size}"
+
+
+class _Db:
+    """The connection, opened on first use; every SQLite error turns the cache off (or resets it)."""
+
+    def __init__(self, cache_dir: Path, stage: str, fingerprint: str, *, write: bool) -> None:
+        self.path = cache_dir / DB_NAME
+        self.stage = stage
+        self.fingerprint = f"{__version__}:{hash_text(repr(_TABLES[stage]))}:{fingerprint}"
+        self.write = write
+        self.con: sqlite3.Connection | None = None
+        self.fresh = False  # the stage's tables were (re)created empty: nothing to read
+        try:
+            self._open()
+        except (sqlite3.Error, OSError):
+            self._close()
+            if write:  # a damaged file: start again from an empty one
+                with contextlib.suppress(sqlite3.Error, OSError):
+                    self.path.unlink(missing_ok=True)
+                    self._open()
+
+    def _open(self) -> None:
+        if not self.write and not self.path.exists():
+            self.fresh = True
+            return
+        if self.write:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.con.execute("PRAGMA synchronous=NORMAL")
+        self.con.execute("CREATE TABLE IF NOT EXISTS meta(stage TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)")
+        row = self.con.execute("SELECT fingerprint FROM meta WHERE stage=?", (self.stage,)).fetchone()
+        if row is not None and row[0] == self.fingerprint:
+            return
+        self.fresh = True
+        if self.write:
+            with self.transaction() as con:
+                for table in _DROP[self.stage]:
+                    con.execute(f"DROP TABLE IF EXISTS {table}")
+                for sql in _TABLES[self.stage]:
+                    con.execute(sql)
+                con.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (self.stage, self.fingerprint))
+
+    def _close(self) -> None:
+        if self.con is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self.con.close()
+        self.con = None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        assert self.con is not None
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """Rows of ``sql``; [] when there is no usable database."""
+        if self.con is None or self.fresh:
+            return []
+        try:
+            return self.con.execute(sql, tuple(params)).fetchall()
+        except sqlite3.Error:
+            self.fresh = True  # damaged: read nothing more from it
+            return []
+
+    def change(self, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        """Run ``(sql, rows)`` pairs in one transaction; a failure leaves the cache as it was (or resets it)."""
+        if self.con is None or not any(rows for _, rows in statements):
+            return
+        try:
+            with self.transaction() as con:
+                for sql, rows in statements:
+                    con.executemany(sql, rows)
+        except sqlite3.DatabaseError:
+            self._close()
+            with contextlib.suppress(OSError):
+                self.path.unlink(missing_ok=True)  # a damaged file is not worth keeping
+        except sqlite3.Error:
+            pass  # locked by another run for too long, read-only, …: this run just does not record
+
+    def close(self) -> None:
+        self._close()
+
+
+def hash_text(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+class Extracted(NamedTuple):
+    """What ``extract`` recorded for one note (a NamedTuple: thousands are read on every run)."""
+
+    stamp: str
+    """The note's :func:`stamp`."""
+    lang: str
+    """The note's language."""
+    catalogs: dict[str, str]
+    """Target language → :func:`stamp` of the catalog as extract left it."""
+
+
+class ExtractState:
+    """``extract``'s table: note → its stamp, language and the stamps of its catalogs."""
+
+    def __init__(self, cache_dir: Path, fingerprint: str, *, write: bool = True) -> None:
+        self._db = _Db(cache_dir, "extract", fingerprint, write=write)
+
+    @property
+    def empty(self) -> bool:
+        return self._db.fresh or self._db.con is None
+
+    def load(self) -> dict[str, Extracted]:
+        out = {}
+        for note, st, lang, catalogs in self._db.query(
+                "SELECT note, stamp, lang, catalogs FROM extract"
+                " WHERE typeof(note)='text' AND typeof(stamp)='text' AND typeof(lang)='text'"
+                " AND typeof(catalogs)='text'"):
+            pairs = [p.partition("=") for p in catalogs.split(" ") if p]
+            if all(sep for _, sep, _ in pairs):
+                out[note] = Extracted(st, lang, {k: v for k, _, v in pairs})
+        return out
+
+    def save(self, changed: dict[str, Extracted], notes: Iterable[str]) -> None:
+        """Record ``changed`` and forget notes not in ``notes``."""
+        keep = set(notes)
+        gone = [(n,) for (n,) in self._db.query("SELECT note FROM extract") if n not in keep]
+        self._db.change([
+            ("INSERT OR REPLACE INTO extract VALUES(?, ?, ?, ?)",
+             [(n, e.stamp, e.lang, " ".join(f"{k}={v}" for k, v in e.catalogs.items())) for n, e in changed.items()]),
+            ("DELETE FROM extract WHERE note=?", gone),
+        ])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class Built(NamedTuple):
+    """What ``build`` recorded for one note in one locale, the key ``lang/note`` (a NamedTuple: thousands
+    are read on every run)."""
+
+    stamp: str
+    """Stamps of the note, its catalog and the output, joined by spaces."""
+    lang: str
+    """The note's own language."""
+    done: int
+    """Segments translated."""
+    total: int
+    """Translatable segments."""
+    skipped: float | None
+    """Percent translated, when the note was skipped by ``--min-translated``."""
+    warnings: tuple[dict[str, Any], ...]
+    """Build warnings (``path``, ``line``, ``message``)."""
+    hd: str
+    """Digest of the note's heading map in this locale."""
+    deps_digest: str
+    """Digest of the heading maps of the notes its anchors point into."""
+
+
+_WARNING_KEYS = {"path", "line", "message"}
+
+
+class BuildState:
+    """``build``'s tables: per note and locale a :class:`Built` row, its heading map (read on demand)
+    and the notes it links into (``build_deps``, indexed by the linked note)."""
+
+    def __init__(self, cache_dir: Path, fingerprint: str) -> None:
+        self._db = _Db(cache_dir, "build", fingerprint, write=True)
+
+    def load(self) -> dict[str, Built]:
+        out = {}
+        for row in self._db.query(
+                "SELECT key, stamp, lang, done, total, skipped, warnings, hd, deps_digest FROM build"
+                " WHERE typeof(key)='text' AND typeof(stamp)='text' AND typeof(lang)='text'"
+                " AND typeof(done)='integer' AND typeof(total)='integer' AND typeof(skipped) IN ('null', 'real')"
+                " AND typeof(warnings)='text' AND typeof(hd)='text' AND typeof(deps_digest)='text'"):
+            key, st, lang, done, total, skipped, warnings, hd, deps_digest = row
+            found: Any = ()
+            if warnings != "[]":
+                try:
+                    found = json.loads(warnings)
+                except ValueError:
+                    continue
+                if not (isinstance(found, list) and all(isinstance(w, dict) and set(w) == _WARNING_KEYS
+                                                        for w in found)):
+                    continue
+            out[key] = Built(st, lang, done, total, skipped, tuple(found), hd, deps_digest)
+        return out
+
+    def headings(self, key: str) -> dict[str, str] | None:
+        """The heading map recorded for ``key``, or None."""
+        rows = self._db.query("SELECT headings FROM build WHERE key=?", (key,))
+        if not rows:
+            return None
+        try:
+            value = json.loads(rows[0][0])
+        except (TypeError, ValueError):
+            return None
+        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return value
         return None
-    return [st.st_mtime_ns, st.st_size]
 
+    def deps(self, key: str) -> list[str] | None:
+        """The notes ``key`` links into, or None when that is unknown."""
+        rows = self._db.query("SELECT dep FROM build_deps WHERE key=?", (key,))
+        deps = [d for (d,) in rows]
+        return deps if all(isinstance(d, str) for d in deps) else None
 
-def load(path: Path, fingerprint: str) -> dict[str, Any]:
-    """The saved state, or {} when missing, unreadable or made with other settings or another version."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("fingerprint") != f"{__version__}:{fingerprint}":
-        return {}
-    entries = data.get("entries")
-    return entries if isinstance(entries, dict) else {}
+    def dependents(self, notes: Iterable[str]) -> set[str]:
+        """Keys whose recorded output links into any of ``notes``."""
+        notes = list(notes)
+        out: set[str] = set()
+        for i in range(0, len(notes), 500):
+            chunk = notes[i:i + 500]
+            rows = self._db.query(f"SELECT DISTINCT key FROM build_deps WHERE dep IN ({','.join('?' * len(chunk))})",
+                                  chunk)
+            out.update(k for (k,) in rows if isinstance(k, str))
+        return out
 
+    def save(self, changed: dict[str, tuple[Built, dict[str, str], list[str]]], gone: Iterable[str] = ()) -> None:
+        """Record ``changed`` (key → (row, heading map, deps)) and forget the keys ``gone``."""
+        rows = [(k, b.stamp, b.lang, b.done, b.total, b.skipped, json.dumps(list(b.warnings), ensure_ascii=False),
+                 json.dumps(h, ensure_ascii=False), b.hd, b.deps_digest) for k, (b, h, _) in changed.items()]
+        forget = [(k,) for k in gone]
+        self._db.change([
+            ("INSERT OR REPLACE INTO build VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows),
+            ("DELETE FROM build_deps WHERE key=?", [(k,) for k in changed] + forget),
+            ("INSERT INTO build_deps VALUES(?, ?)", [(k, d) for k, (_, _, deps) in changed.items() for d in deps]),
+            ("DELETE FROM build WHERE key=?", forget),
+        ])
 
-def save(path: Path, fingerprint: str, entries: dict[str, Any]) -> None:
-    data = {"fingerprint": f"{__version__}:{fingerprint}", "entries": entries}
-    write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    def close(self) -> None:
+        self._db.close()
