@@ -257,8 +257,8 @@ def _render_stashed(cfg: Config, links: _Links, min_translated: float, rel: str)
             deps_digest = links.deps_digest(deps, p.lang)
             hd = links.heading_digest(rel, p.lang)
             written = write_if_changed(target, data)
-        stamp = " ".join((state.stamp(cfg.content_dir / rel),
-                          state.stamp(catalog.catalog_path(cfg.locales_dir, p.lang, rel[:-3])), state.stamp(target)))
+        po = "" if p.copy else state.stamp(catalog.catalog_path(cfg.locales_dir, p.lang, rel[:-3]))
+        stamp = " ".join((state.stamp(cfg.content_dir / rel), po, state.stamp(target)))
         record = state.Built(stamp, work.note.lang, p.done, p.total, skipped, tuple(vars(w) for w in p.warnings),
                              hd, deps_digest)
         outs.append(_Output(p.lang, record, p.headings, deps, written, removed))
@@ -284,8 +284,10 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
             note_stamp = state.stamp(f"{content}/{rel}")
             for lang in langs:
                 seen = previous.get(f"{lang}/{rel}")
+                # (a note already in ``lang`` is copied: no catalog of it is read, so none is looked at)
                 if seen is None or seen.stamp != " ".join((
-                        note_stamp, state.stamp(f"{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po"),
+                        note_stamp,
+                        "" if seen.lang == lang else state.stamp(f"{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po"),
                         state.stamp(f"{output}/{lang}/{rel}"))):
                     todo.append(rel)
                     break

@@ -373,20 +373,6 @@ def yaml_unquote(raw: str, quote: str) -> str:
     return raw
 
 
-_YAML_PLAIN_UNSAFE = re.compile(r"""^[\s\-?:,\[\]{}#&*!|>'"%@`]|: |\s#|\s$|^$|:$""")
-
-
-def yaml_quote(value: str, quote: str) -> str:
-    """Write ``value`` into a YAML scalar that was quoted with ``quote`` ("" = plain)."""
-    value = value.replace("\n", " ")
-    if quote == "'":
-        return value.replace("'", "''")
-    if quote == '"' or _YAML_PLAIN_UNSAFE.search(value):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return escaped if quote == '"' else f'"{escaped}"'
-    return value
-
-
 def _trim(source: Source, spans: list[Span]) -> list[Span]:
     """Drop blank lines at both ends and trailing whitespace of the last line."""
     while spans and not source.lines[spans[-1].line][spans[-1].start:spans[-1].end].strip():

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 
 from kbtrans import markup
 from kbtrans.model import Note, Segment, Span
-from kbtrans.segment import parser, yaml_quote
 
 _RISKY_START = re.compile(r"^(?:[#>+*=_~`$<|\[-]|\d{1,9}[.)])", re.MULTILINE)
 _ORDERED = re.compile(r"(\d{1,9})[.)]")
@@ -72,6 +71,20 @@ def _neutralise_stray(text: str, source: str) -> str:
     return "".join(out)
 
 
+_YAML_PLAIN_UNSAFE = re.compile(r"""^[\s\-?:,\[\]{}#&*!|>'"%@`]|: |\s#|\s$|^$|:$""")
+
+
+def yaml_quote(value: str, quote: str) -> str:
+    """Write ``value`` into a YAML scalar that was quoted with ``quote`` ("" = plain)."""
+    value = value.replace("\n", " ")
+    if quote == "'":
+        return value.replace("'", "''")
+    if quote == '"' or _YAML_PLAIN_UNSAFE.search(value):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return escaped if quote == '"' else f'"{escaped}"'
+    return value
+
+
 def fit(segment: Segment, text: str) -> str | None:
     """Shape a translation so it cannot change the note's block structure, or None if it cannot be.
 
@@ -110,6 +123,8 @@ def fit(segment: Segment, text: str) -> str | None:
 
 def _first_block_line(lines: list[str]) -> int | None:
     """The first line of ``lines`` that is not part of one single paragraph, or None if they are one."""
+    from kbtrans.segment import parser  # the Markdown parser loads only for the rare risky line
+
     tokens = parser().parse("\n".join(lines))
     if not tokens or tokens[0].map is None:
         return 0

@@ -74,7 +74,7 @@ class _Db:
         if self.write:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.con.execute("PRAGMA synchronous=NORMAL")
+        self.con.execute("PRAGMA synchronous=OFF")  # a cache: no fsync (a torn file reads as damaged and is rebuilt)
         self.con.execute("CREATE TABLE IF NOT EXISTS meta(stage TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)")
         row = self.con.execute("SELECT fingerprint FROM meta WHERE stage=?", (self.stage,)).fetchone()
         if row is not None and row[0] == self.fingerprint:
