@@ -149,6 +149,9 @@ def test_rename_carries_translations_and_deleted_note_is_reported(cli, kb: Path)
     po = _po(kb, "en", "sub/new")
     assert all(e.msgstr == "EN: " + e.msgid for e in po)
     assert all(occ[0] == "content/sub/new.md" for e in po for occ in e.occurrences)
+    cache = kb / ".kbtrans" / "notes"
+    assert (cache / "sub" / "new.md.json").is_file()
+    assert not (cache / "old.md.json").exists() and not (cache / "gone.md.json").exists()  # no stale cache
 
 
 @pytest.mark.parametrize(

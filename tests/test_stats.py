@@ -213,3 +213,17 @@ def test_unwritable_chart_is_an_error(cli, kb_states: Path, tmp_path: Path) -> N
     (tmp_path / "d.svg").mkdir()
     r = cli("-C", kb_states, "stats", "--chart", tmp_path / "d.svg")
     assert r.exit_code == 1 and str(tmp_path / "d.svg") in r.stderr and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["after-extract", "no-cache"])
+def test_catalog_in_the_notes_own_language_is_not_progress(cli, kb_states: Path, recorded: bool) -> None:
+    """A Russian note's ru catalog is never used by build: it is not counted (check reports it)."""
+    before = json.loads(cli("-C", kb_states, "stats", "--json").stdout)
+    en, ru = kb_states / "locales" / "en" / "LC_MESSAGES", kb_states / "locales" / "ru" / "LC_MESSAGES"
+    shutil.copy(en / "a.po", ru / "a.po")  # a.md is Russian
+    if not recorded:
+        shutil.rmtree(kb_states / ".kbtrans")
+    after = json.loads(cli("-C", kb_states, "stats", "--json").stdout)
+    assert after == before
+    r = cli("-C", kb_states, "check")
+    assert "catalog in the note's own language (ru)" in r.stderr

@@ -24,9 +24,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
 
-from kbtrans import catalog, glossary, markup, parallel, project, splice
+from kbtrans import catalog, glossary, markup, parallel, project, splice, state
 from kbtrans.config import Config
 from kbtrans.errors import CatalogError, GlossaryError, KbtransError
 from kbtrans.model import Note, Segment
@@ -678,24 +677,8 @@ def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary, strict: bool
     return _NoteResult(issues, catalogs, entries)
 
 
-def _extract_state(cfg: Config) -> dict[str, Any]:
-    """What the last ``extract`` recorded (``.kbtrans/state.db``), or {}."""
-    from kbtrans import extract, state
-
-    for no_obsolete in (False, True):
-        store = state.ExtractState(cfg.cache_dir, extract._fingerprint(cfg, no_obsolete), write=False)
-        try:
-            if not store.empty:
-                return dict(store.load())
-        finally:
-            store.close()
-    return {}
-
-
-def _fresh(cfg: Config, rel: str, seen: Any) -> frozenset[str]:
+def _fresh(cfg: Config, rel: str, seen: state.Extracted | None) -> frozenset[str]:
     """The languages whose catalog of ``rel`` is exactly as the last extract left it (with the note)."""
-    from kbtrans import state
-
     if seen is None or seen.stamp != state.stamp(cfg.content_dir / rel):
         return frozenset()
     return frozenset(lang for lang, st in seen.catalogs.items()
@@ -720,7 +703,9 @@ def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
         issues.append(Issue(ERROR, "glossary-invalid", where, exc.line, "", str(exc).removeprefix(prefix),
                             "fix the glossary file"))
     inv = project.inventory(cfg)
-    seen = _extract_state(cfg)
+    from kbtrans.extract import recorded
+
+    seen = recorded(cfg)
     work: list[tuple[str, frozenset[str], str | None]] = []
     for rel in inv.notes:
         fresh = _fresh(cfg, rel, seen.get(rel))

@@ -54,6 +54,22 @@ def _fingerprint(cfg: Config, no_obsolete: bool) -> str:
     return hashlib.blake2b("\0".join(parts).encode(), digest_size=8).hexdigest()
 
 
+def recorded(cfg: Config) -> dict[str, state.Extracted]:
+    """What the last ``extract`` recorded per note (language, stamps of the note and its catalogs), or {}.
+
+    For commands that read the KB without extracting (``check``, ``stats``): they trust a note's recorded
+    language only while its stamp still matches.
+    """
+    for no_obsolete in (False, True):
+        store = state.ExtractState(cfg.cache_dir, _fingerprint(cfg, no_obsolete), write=False)
+        try:
+            if not store.empty:
+                return store.load()
+        finally:
+            store.close()
+    return {}
+
+
 def _project_name(cfg: Config) -> str:
     return cfg.root.name or "kbtrans"
 
@@ -184,7 +200,7 @@ def _extract(cfg: Config, inv: project.Inventory, store: state.ExtractState, no_
         for lang, old in by_lang.items():
             Path(old).unlink(missing_ok=True)
             renamed.append((Path(old), catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])))
-    store.save(changed, inv.notes)
+    project.forget(cfg, store.save(changed, inv.notes))  # deleted notes: drop their segmentation cache
     return ExtractReport(
         notes=len(inv.notes), written=tuple(written), created=created, new=new, fuzzy=fuzzy, obsolete=obsolete,
         renamed=tuple(renamed), orphans=tuple(p for ps in orphans.values() for p in ps),

@@ -17,8 +17,8 @@ from kbtrans.config import Config
 from kbtrans.errors import NoteError
 from kbtrans.model import Note, Segment, Source, Span
 
-__all__ = ["Inventory", "inventory", "load_note", "read_source", "segment", "segment_cached", "source_ref",
-           "targets"]
+__all__ = ["Inventory", "forget", "inventory", "load_note", "read_source", "segment", "segment_cached",
+           "source_ref", "targets"]
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,13 @@ def segment_cached(cfg: Config, rel: str, source: Source, digest: str) -> Note:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
     return note
+
+
+def forget(cfg: Config, rels: Iterable[str]) -> None:
+    """Drop the segmentation cache of the notes ``rels`` (deleted from the KB)."""
+    for rel in rels:
+        with contextlib.suppress(OSError):
+            (cfg.cache_dir / "notes" / (rel + ".json")).unlink(missing_ok=True)
 
 
 def _note_from_json(rel: str, source: Source, data: dict[str, Any]) -> Note:

@@ -170,15 +170,16 @@ class ExtractState:
                 out[note] = Extracted(st, lang, {k: v for k, _, v in pairs})
         return out
 
-    def save(self, changed: dict[str, Extracted], notes: Iterable[str]) -> None:
-        """Record ``changed`` and forget notes not in ``notes``."""
+    def save(self, changed: dict[str, Extracted], notes: Iterable[str]) -> list[str]:
+        """Record ``changed`` and forget the notes not in ``notes``; return those."""
         keep = set(notes)
-        gone = [(n,) for (n,) in self._db.query("SELECT note FROM extract") if n not in keep]
+        gone = [n for (n,) in self._db.query("SELECT note FROM extract") if n not in keep]
         self._db.change([
             ("INSERT OR REPLACE INTO extract VALUES(?, ?, ?, ?)",
              [(n, e.stamp, e.lang, " ".join(f"{k}={v}" for k, v in e.catalogs.items())) for n, e in changed.items()]),
-            ("DELETE FROM extract WHERE note=?", gone),
+            ("DELETE FROM extract WHERE note=?", [(n,) for n in gone]),
         ])
+        return gone
 
     def close(self) -> None:
         self._db.close()

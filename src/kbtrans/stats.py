@@ -13,7 +13,8 @@ Every entry of a catalog falls into exactly one category (so the categories add 
 *Segments* are the current entries (reviewed + machine + fuzzy + untranslated); *words* are the
 whitespace-separated words of each entry's msgid (``len(msgid.split())``), summed per category. The
 header entry (empty msgid) is not counted. A note's catalogs are found under
-``locales/<lang>/LC_MESSAGES/<note>.po``; a note without a catalog is not counted (``check`` reports it).
+``locales/<lang>/LC_MESSAGES/<note>.po``; a note without a catalog, and a catalog in its note's own language
+(never used by ``build``), are not counted (``check`` reports both).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 from kbtrans import catalog, parallel, project
 from kbtrans.config import Config
-from kbtrans.errors import CatalogError, KbtransError
+from kbtrans.errors import KbtransError
 
 #: The categories, in display order.
 CATEGORIES = ("reviewed", "machine", "fuzzy", "untranslated", "obsolete")
@@ -193,16 +194,19 @@ def count(messages: Iterable[catalog.Message]) -> tuple[Counts, Counts]:
     return Counts(**seg), Counts(**words)
 
 
-def _one(root: Path, locales: Path, job: tuple[str, str]) -> NoteStats | KbtransError:
-    lang, stem = job
-    path = catalog.catalog_path(locales, lang, stem)
-    try:
-        segments, words = count(catalog.read(path))
-    except CatalogError as exc:
-        return exc
+def _one(cfg: Config, job: tuple[str, str, str | None]) -> NoteStats | KbtransError | None:
+    """The counts of one catalog; None when it is in its note's own language (never used, not progress)."""
+    lang, stem, note_lang = job
+    path = catalog.catalog_path(cfg.locales_dir, lang, stem)
     note = stem + ".md"
     try:
-        name = path.relative_to(root).as_posix()
+        if (note_lang or project.load_note(cfg, note).lang) == lang:
+            return None
+        segments, words = count(catalog.read(path))
+    except KbtransError as exc:
+        return exc
+    try:
+        name = path.relative_to(cfg.root).as_posix()
     except ValueError:
         name = str(path)
     return NoteStats(lang, note, name, segments, words)
@@ -212,10 +216,17 @@ def stats(cfg: Config, languages: Sequence[str] = (), *, jobs: int | None = None
     """Count the entries and words of every catalog of ``languages`` (default: all configured)."""
     langs = cfg.select_languages(languages)
     # The catalogs of the KB's notes: one without a note (deleted or renamed) is no progress (`check` reports it).
-    stems = [rel[:-3] for rel in project.inventory(cfg).notes]
-    jobs_list = [(lang, stem) for lang in langs for stem in stems
-                 if catalog.catalog_path(cfg.locales_dir, lang, stem).is_file()]
-    results = list(parallel.pmap(partial(_one, cfg.root, cfg.locales_dir), jobs_list, jobs=jobs))
+    from kbtrans import state
+    from kbtrans.extract import recorded
+
+    seen = recorded(cfg)
+    jobs_list: list[tuple[str, str, str | None]] = []
+    for rel in project.inventory(cfg).notes:
+        known = seen.get(rel)
+        note_lang = known.lang if known is not None and known.stamp == state.stamp(cfg.content_dir / rel) else None
+        jobs_list.extend((lang, rel[:-3], note_lang) for lang in langs
+                         if catalog.catalog_path(cfg.locales_dir, lang, rel[:-3]).is_file())
+    results = list(parallel.pmap(partial(_one, cfg), jobs_list, jobs=jobs))
     for r in results:
         if isinstance(r, KbtransError):
             raise r
