@@ -13,6 +13,7 @@ from functools import lru_cache
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markdown_it.common.utils import normalizeReference
 
 from kbtrans import check, config, markup, project, splice
 from kbtrans.engines.pseudo import pseudo
@@ -97,6 +98,19 @@ def test_inline_footnote_and_reference_link_pairs() -> None:
     m = protect("Текст^[сноска с [[x|y]]] и [ссылка][ref].")
     assert m.originals[0] == "^[" and m.partners[0] == m.originals.index("]")
     assert "][ref]" in m.originals
+
+
+def test_shortcut_reference_link_is_kept_whole_when_defined() -> None:
+    """``[label]`` is its own label: translated, it would no longer link (its definition keeps the label)."""
+    text = "См. [Руководство] и [не ссылка], а также [текст][Руководство]."
+    refs = frozenset({normalizeReference("Руководство")})  # as Note.references holds them
+    m = protect(text, references=refs)
+    assert "[Руководство]" in m.originals and "[не ссылка]" not in "".join(m.originals)
+    assert "не ссылка" in m.text  # undefined: ordinary text, translated
+    pseudo_output = m.text.replace("См.", "See").replace("и", "and")
+    r = restore(pseudo_output, m, references=refs)
+    assert "[Руководство]" in r.text and not r.fallback
+    assert protect(text).originals.count("[Руководство]") == 0  # without definitions: plain brackets
 
 
 def test_comments_translatable_only_their_markers_protected() -> None:

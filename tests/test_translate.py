@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kbtrans import catalog, check, config, extract, glossary, project, splice
+from kbtrans import catalog, check, config, extract, glossary, placeholders, project, splice
 from kbtrans.catalog import Message
 from kbtrans.placeholders import protect
 from kbtrans.translate import Options, translate
@@ -328,3 +328,22 @@ def test_unusable_output_is_tried_again(cli: Callable[..., Result], tmp_path: Pa
     r = cli("-C", kb, "translate", "--engine", "pseudo")
     assert r.exit_code == 0 and "Nothing to translate" not in r.stdout
     assert messages(kb)[("locales/en/LC_MESSAGES/a.po", "Первый абзац.")].msgstr.startswith("[‼")
+
+
+def test_shortcut_reference_links_survive_machine_translation(cli: Callable[..., Result], tmp_path: Path) -> None:
+    """``[Руководство]`` links through its definition: MT must keep it whole, not fall back to the source."""
+    note = ("Читайте [Руководство] перед началом работы.\n\nСкобки [без ссылки] переводятся.\n\n"
+            "[Руководство]: https://example.org/guide\n")
+    kb = make_kb(tmp_path / "kb", {"a.md": note})
+    assert cli("-C", kb, "translate", "--engine", "pseudo").exit_code == 0
+    msgs = messages(kb)
+    linked = msgs[("locales/en/LC_MESSAGES/a.po", "Читайте [Руководство] перед началом работы.")]
+    assert "[Руководство]" in linked.msgstr and linked.msgstr != linked.msgid
+    assert not any(placeholders.KEPT_SOURCE in c for c in linked.comments)
+    plain = msgs[("locales/en/LC_MESSAGES/a.po", "Скобки [без ссылки] переводятся.")]
+    assert "[без ссылки]" not in plain.msgstr  # not a link: ordinary text, translated
+    r = cli("-C", kb, "build", "--strict")
+    assert r.exit_code == 0, r.output
+    built = (kb / "build" / "en" / "a.md").read_text(encoding="utf-8")
+    assert "[Руководство]" in built and built.count("[Руководство]") == 2
+    msgfmt_check(kb)

@@ -198,11 +198,16 @@ def shortcut_references(text: str, defined: frozenset[str]) -> list[str]:
     ``defined`` holds the note's definition labels normalised as markdown-it does. A shortcut link is its
     label: translating its text would break the link unless written ``[text][label]``.
     """
+    return [text[a + 1:b - 1].lower() for a, b in shortcut_spans(text, defined)]
+
+
+def shortcut_spans(text: str, defined: frozenset[str]) -> list[tuple[int, int]]:
+    """(start, end) of each shortcut reference link ``[label]`` in ``text`` whose definition exists."""
     if not defined or "]" not in text:
         return []
     from markdown_it.common.utils import normalizeReference
 
-    return [m.group(1).lower() for m in _SHORTCUT.finditer(text) if normalizeReference(m.group(1)) in defined]
+    return [m.span() for m in _SHORTCUT.finditer(text) if normalizeReference(m.group(1)) in defined]
 
 
 def plain_text(text: str, *, comments: bool = True) -> str:

@@ -2,12 +2,13 @@
 
 :func:`protect` replaces everything a translation must not change by an opaque token ``⟦N⟧`` (U+27E6,
 decimal N from 0, U+27E7): code spans, math, comments, URLs, link destinations ``](…)`` and reference
-labels ``][…]``, wikilinks and embeds, footnote references, HTML tags, entities, images, backslash
-escapes, emphasis delimiters (``**``, ``*``, ``__``, ``_``, ``~~``, ``==``, which ``build`` requires to stay
-balanced) and the glossary's do-not-translate terms. What a reader reads stays visible so the model
-translates it: link text (its ``[`` becomes a placeholder paired with the ``](…)``), wikilink aliases
-(``[[target|`` and ``]]`` are placeholders, the alias is not), inline-footnote text (``^[`` and its
-``]``) and emphasised text. Soft line breaks are joined: the masked text is one line.
+labels ``][…]``, whole shortcut reference links ``[label]``, wikilinks and embeds, footnote references,
+HTML tags, entities, images, backslash escapes, emphasis delimiters (``**``, ``*``, ``__``, ``_``, ``~~``,
+``==``, which ``build`` requires to stay balanced) and the glossary's do-not-translate terms. What a
+reader reads stays visible so the model translates it: link text (its ``[`` becomes a placeholder paired
+with the ``](…)``), wikilink aliases (``[[target|`` and ``]]`` are placeholders, the alias is not),
+inline-footnote text (``^[`` and its ``]``) and emphasised text. Soft line breaks are joined: the masked
+text is one line.
 
 :func:`restore` puts the elements back into the model's output and repairs what models do to
 placeholders: garbled forms (``⟦ 3 ⟧``, ``[3]``, ``⟦3``, ``3⟧``) are normalised, unknown and duplicate ones
@@ -43,6 +44,7 @@ FOOTNOTE_CLOSE = "inline footnote closer"
 COMMENT_MARK = "comment marker"
 ESCAPE = "escape"
 KEEP = "do-not-translate term"
+SHORTCUT = "shortcut reference link"
 EMPHASIS = "emphasis delimiter"
 BRACKET = "placeholder bracket"
 _DROP = "(merged into an image)"
@@ -164,7 +166,7 @@ def _match_close(text: str, els: list[_El], open_end: int) -> int:
     return -1
 
 
-def _elements(text: str, keep_terms: Sequence[str], comments: bool) -> list[_El]:
+def _elements(text: str, keep_terms: Sequence[str], comments: bool, references: frozenset[str]) -> list[_El]:
     els: list[_El] = []
     wiki_open: list[int] = []
     for e in markup.scan(text, comments=comments):
@@ -190,6 +192,11 @@ def _elements(text: str, keep_terms: Sequence[str], comments: bool) -> list[_El]
             continue
         els.append(_El(start, start + 1, LINK_OPEN, partner=i))
         el.partner = len(els) - 1
+    els = _renumber(els)
+    # A shortcut reference link "[label]" is its label: translated, it would no longer link.
+    for start, end in markup.shortcut_spans(text, references):
+        if _free(els, start, end):
+            els.append(_El(start, end, SHORTCUT))
     els = _renumber(els)
     # Inline footnotes: "^[" pairs with its "]".
     for i, el in enumerate(list(els)):
@@ -241,13 +248,16 @@ def _renumber(els: list[_El]) -> list[_El]:
     return out
 
 
-def protect(text: str, *, keep_terms: Sequence[str] = (), comments: bool = True) -> Masked:
+def protect(text: str, *, keep_terms: Sequence[str] = (), comments: bool = True,
+            references: frozenset[str] = frozenset()) -> Masked:
     """Replace the protected elements of ``text`` by ``⟦N⟧`` and join its lines into one.
 
     ``keep_terms`` are do-not-translate terms (whole word, case-sensitive). ``comments=False`` leaves
-    the text of ``%%comments%%`` translatable (only the ``%%`` become placeholders).
+    the text of ``%%comments%%`` translatable (only the ``%%`` become placeholders). ``references`` are the
+    note's reference-definition labels (:attr:`kbtrans.model.Note.references`): a shortcut reference
+    link ``[label]`` using one is kept whole.
     """
-    els = _elements(text, keep_terms, comments)
+    els = _elements(text, keep_terms, comments, references)
     parts: list[str] = []
     pos = 0
     for n, e in enumerate(els):

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kbtrans import catalog, engines, glossary, placeholders, project
+from kbtrans import catalog, engines, glossary, markup, placeholders, project
 from kbtrans.config import Config
 from kbtrans.errors import KbtransError
 from kbtrans.model import Segment
@@ -234,19 +234,24 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
 
     # 2. Texts with nothing to translate (only markup, numbers, do-not-translate terms) are copied;
     # 3. the rest goes to the engine: one stream per direction, de-duplicated by masked text.
-    streams: dict[tuple[str, str], dict[str, dict[str, tuple[placeholders.Masked, list[_Item]]]]] = {}
-    masks: dict[str, placeholders.Masked] = {}
+    # (A msgid is masked once per set of shortcut reference links it holds: those depend on the note.)
+    streams: dict[tuple[str, str], dict[str, dict[tuple[str, frozenset[str]],
+                                                  tuple[placeholders.Masked, list[_Item]]]]] = {}
+    masks: dict[tuple[str, frozenset[str]], placeholders.Masked] = {}
     n_copied = 0
     for it in to_engine:
-        mask = masks.get(it.msgid)
+        refs = frozenset(markup.shortcut_references(it.msgid, it.references)) if it.references else frozenset()
+        key = (it.msgid, refs)
+        mask = masks.get(key)
         if mask is None:
-            mask = masks[it.msgid] = placeholders.protect(it.msgid, keep_terms=keep, comments=comments)
+            mask = masks[key] = placeholders.protect(it.msgid, keep_terms=keep, comments=comments,
+                                                     references=it.references)
         if not mask.has_text:
             writer.add(it, it.msgid, f"{MT_PREFIX} copied (nothing to translate)")
             n_copied += 1
             continue
         variants = streams.setdefault((it.source, it.target), {}).setdefault(mask.text, {})
-        variants.setdefault(it.msgid, (mask, []))[1].append(it)
+        variants.setdefault(key, (mask, []))[1].append(it)
     total = sum(len(g) for g in streams.values())
     # A missing model fails here, before anything is written.
     engine = engines.create(options.engine or cfg.engine, cfg, fast=options.fast) if streams else None
