@@ -361,3 +361,51 @@ def test_build_warnings_as_github_annotations(cli, tmp_path: Path) -> None:
             "changes the markup (lost link target 'https://example.org/paper')") in r.stdout
     assert check_mod.github_escape("50%\nnext") == "50%25%0Anext"
     assert check_mod.github_escape("a:b,c", prop=True) == "a%3Ab%2Cc"
+
+
+def test_results_are_reused_only_while_note_catalog_and_settings_are_unchanged(
+        cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    kb = _broken_kb(cli, tmp_path)
+    (kb / "content" / "ok.md").write_text("# Заметка\n\nПростой абзац.\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    cfg = config.load(kb)
+    calls: list[str] = []
+    real = check_mod._check_catalog
+    monkeypatch.setattr(check_mod, "_check_catalog", lambda cfg, rel, *a: calls.append(rel) or real(cfg, rel, *a))
+
+    first = check_mod.check(cfg, jobs=1)
+    assert sorted(calls) == ["broken.md", "ok.md"] and first.errors
+    calls.clear()
+    assert check_mod.check(cfg, jobs=1) == first and calls == []  # nothing changed: nothing re-checked
+    shutil.rmtree(kb / ".kbtrans")
+    assert check_mod.check(cfg, jobs=1) == first  # the same without any cache
+
+    # Fix one broken entry: only its catalog is checked again, and its issue is gone.
+    calls.clear()
+    case = next(c for c in _cases(kb / BROKEN_PO) if c[0] == "dropped link")
+    po = polib.pofile(str(kb / BROKEN_PO), wrapwidth=0)
+    po.find(case[3]).msgstr = case[3]
+    po.save()
+    fixed = check_mod.check(cfg, jobs=1)
+    assert calls == ["broken.md"]
+    assert not any(i.code == case[1] for i in fixed.issues) and any(i.code == case[1] for i in first.issues)
+    shutil.rmtree(kb / ".kbtrans")
+    assert check_mod.check(cfg, jobs=1) == fixed
+
+    # --strict, another glossary, damaged records: checked again, same answers as without a cache.
+    calls.clear()
+    check_mod.check(cfg, strict=True, jobs=1)
+    assert sorted(calls) == ["broken.md", "ok.md"]
+    (kb / "glossary.csv").write_text("ru,en\nабзац,paragraph\n", encoding="utf-8")
+    calls.clear()
+    with_glossary = check_mod.check(cfg, jobs=1)
+    assert sorted(calls) == ["broken.md", "ok.md"]
+    con = sqlite3.connect(kb / ".kbtrans" / "state.db")
+    with con:
+        con.execute("UPDATE checked SET issues='[[1, 2]]'")
+    con.close()
+    assert check_mod.check(cfg, jobs=1) == with_glossary
+    shutil.rmtree(kb / ".kbtrans")
+    assert check_mod.check(cfg, jobs=1) == with_glossary

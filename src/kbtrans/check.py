@@ -18,6 +18,7 @@ Severity:
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -577,9 +578,8 @@ def _excerpt(text: str) -> str:
 
 @dataclass(frozen=True)
 class _NoteResult:
-    issues: list[Issue]
-    catalogs: int
-    entries: int
+    by_lang: dict[str, tuple[list[Issue], int, int]]
+    """Per language: (issues, catalogs examined, translated entries examined)."""
 
 
 def check_catalog(cfg: Config, note: Note, lang: str, g: glossary.Glossary,
@@ -658,23 +658,20 @@ def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary, strict: bool
     try:
         note_lang = known_lang if known_lang in cfg.languages else get_note().lang
         assert note_lang is not None
-        issues: list[Issue] = []
-        catalogs = entries = 0
+        by_lang: dict[str, tuple[list[Issue], int, int]] = {}
         for lang in langs:
             if lang == note_lang:
                 own = catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])
-                if own.exists():
-                    issues.append(Issue(ERROR, "catalog-orphan", cfg.display(own), None, "",
+                by_lang[lang] = ([Issue(ERROR, "catalog-orphan", cfg.display(own), None, "",
                                         f"catalog in the note's own language ({lang}): it is never used",
-                                        "delete it (the note is written in this language)"))
+                                        "delete it (the note is written in this language)")]
+                                 if own.exists() else [], 0, 0)
                 continue
             found, n = _check_catalog(cfg, rel, note_lang, get_note, lang, g, strict, lang in fresh)
-            issues.extend(found)
-            catalogs += 1
-            entries += n
+            by_lang[lang] = (found, 1, n)
     except KbtransError as exc:
         return exc
-    return _NoteResult(issues, catalogs, entries)
+    return _NoteResult(by_lang)
 
 
 def _fresh(cfg: Config, rel: str, seen: state.Extracted | None) -> frozenset[str]:
@@ -683,6 +680,73 @@ def _fresh(cfg: Config, rel: str, seen: state.Extracted | None) -> frozenset[str
         return frozenset()
     return frozenset(lang for lang, st in seen.catalogs.items()
                      if st and state.stamp(catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])) == st)
+
+
+def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g: glossary.Glossary, strict: bool,
+                 jobs: int | None, store: state.CheckState, issues: list[Issue]) -> tuple[int, int]:
+    """Check every note's catalogs (reusing what ``store`` holds for unchanged ones) into ``issues``;
+    return (catalogs, entries) examined."""
+    from kbtrans.extract import recorded
+
+    previous = store.load()
+    seen = recorded(cfg)
+    content, locales = str(cfg.content_dir), str(cfg.locales_dir)
+    work: list[tuple[str, frozenset[str], str | None]] = []
+    stamps: dict[str, str] = {}
+    catalogs = entries = 0
+    for rel in inv.notes:
+        note_stamp = state.stamp(f"{content}/{rel}")
+        keys = {lang: f"{lang}/{rel}" for lang in langs}
+        for lang, key in keys.items():
+            stamps[key] = f"{note_stamp} {state.stamp(f'{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po')}"
+        rows = [previous.get(key) for key in keys.values()]
+        found = [_reuse(row, stamps[key]) for row, key in zip(rows, keys.values(), strict=True)]
+        if all(f is not None for f in found):
+            for f, row in zip(found, rows, strict=True):
+                assert f is not None and row is not None
+                issues.extend(f)
+                catalogs += row.catalogs
+                entries += row.entries
+            continue
+        fresh = _fresh(cfg, rel, seen.get(rel))
+        work.append((rel, fresh, seen[rel].lang if fresh else None))
+    results = list(parallel.pmap(partial(_one, cfg, langs, g, strict), work, jobs=jobs))
+    changed: dict[str, state.Checked] = {}
+    for (rel, _, _), r in zip(work, results, strict=True):
+        if isinstance(r, KbtransError):
+            raise r
+        for lang, (found_here, c, e) in r.by_lang.items():
+            issues.extend(found_here)
+            catalogs += c
+            entries += e
+            key = f"{lang}/{rel}"
+            changed[key] = state.Checked(stamps[key], json.dumps([_fields(i) for i in found_here],
+                                                                 ensure_ascii=False), c, e)
+    notes = set(inv.notes)
+    store.save(changed, [key for key in previous if key.split("/", 1)[1] not in notes])
+    return catalogs, entries
+
+
+def _reuse(row: state.Checked | None, stamp: str) -> list[Issue] | None:
+    """The issues recorded in ``row`` if it is for ``stamp`` and readable, else None (check again)."""
+    if row is None or row.stamp != stamp:
+        return None
+    try:
+        data = json.loads(row.issues)
+    except ValueError:
+        return None
+    if not (isinstance(data, list) and all(_issue_fields_ok(f) for f in data)):
+        return None
+    return [Issue(*fields) for fields in data]
+
+
+def _fields(i: Issue) -> tuple[str, str, str, int | None, str, str, str]:
+    return i.severity, i.code, i.path, i.line, i.msgid, i.message, i.hint
+
+
+def _issue_fields_ok(fields: object) -> bool:
+    return (isinstance(fields, list) and len(fields) == 7 and all(isinstance(f, str) for f in fields[:3])
+            and (fields[3] is None or isinstance(fields[3], int)) and all(isinstance(f, str) for f in fields[4:]))
 
 
 def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
@@ -703,21 +767,16 @@ def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
         issues.append(Issue(ERROR, "glossary-invalid", where, exc.line, "", str(exc).removeprefix(prefix),
                             "fix the glossary file"))
     inv = project.inventory(cfg)
-    from kbtrans.extract import recorded
-
-    seen = recorded(cfg)
-    work: list[tuple[str, frozenset[str], str | None]] = []
-    for rel in inv.notes:
-        fresh = _fresh(cfg, rel, seen.get(rel))
-        work.append((rel, fresh, seen[rel].lang if fresh else None))
-    results = list(parallel.pmap(partial(_one, cfg, langs, g, strict), work, jobs=jobs))
-    catalogs = entries = 0
-    for r in results:
-        if isinstance(r, KbtransError):
-            raise r
-        issues.extend(r.issues)
-        catalogs += r.catalogs
-        entries += r.entries
+    # What an earlier check found in a catalog stands while the note, the catalog, the glossary and the
+    # settings are the same (a re-run, a pre-commit hook or `build --strict` re-checks only what changed).
+    fingerprint = state.hash_text(repr([str(cfg.root), cfg.content, cfg.locales, list(cfg.languages),
+                                        cfg.source_language, list(cfg.front_matter_keys), cfg.translate_comments,
+                                        cfg.wrap, strict, [state.stamp(cfg.root / n) for n in glossary.NAMES]]))
+    store = state.CheckState(cfg.cache_dir, fingerprint)
+    try:
+        catalogs, entries = _check_notes(cfg, inv, langs, g, strict, jobs, store, issues)
+    finally:
+        store.close()
     stems = {rel[:-3] for rel in inv.notes}
     for lang in langs:
         for orphan in catalog.orphan_catalogs(cfg.locales_dir, lang, stems):

@@ -35,8 +35,12 @@ _TABLES = {
         "CREATE TABLE build_deps(key TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY(key, dep)) WITHOUT ROWID",
         "CREATE INDEX build_deps_dep ON build_deps(dep)",
     ),
+    "check": (
+        "CREATE TABLE checked(key TEXT PRIMARY KEY, stamp TEXT NOT NULL, issues TEXT NOT NULL,"
+        " catalogs INTEGER NOT NULL, entries INTEGER NOT NULL)",
+    ),
 }
-_DROP = {"extract": ("extract",), "build": ("build_deps", "build")}
+_DROP = {"extract": ("extract",), "build": ("build_deps", "build"), "check": ("checked",)}
 
 
 def stamp(path: str | os.PathLike[str]) -> str:
@@ -277,6 +281,42 @@ class BuildState:
             ("DELETE FROM build_deps WHERE key=?", [(k,) for k in changed] + forget),
             ("INSERT INTO build_deps VALUES(?, ?)", [(k, d) for k, (_, _, deps) in changed.items() for d in deps]),
             ("DELETE FROM build WHERE key=?", forget),
+        ])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class Checked(NamedTuple):
+    """What ``check`` found in one note's catalog for one language, the key ``lang/note``."""
+
+    stamp: str
+    """Stamps of the note and the catalog, joined by a space."""
+    issues: str
+    """The issues found, as JSON (``check`` reads it back)."""
+    catalogs: int
+    """Catalogs examined (0 or 1)."""
+    entries: int
+    """Translated entries examined."""
+
+
+class CheckState:
+    """``check``'s table: per note and language, the issues found while note and catalog stay the same."""
+
+    def __init__(self, cache_dir: Path, fingerprint: str) -> None:
+        self._db = _Db(cache_dir, "check", fingerprint, write=True)
+
+    def load(self) -> dict[str, Checked]:
+        return {key: Checked(st, issues, catalogs, entries) for key, st, issues, catalogs, entries in self._db.query(
+            "SELECT key, stamp, issues, catalogs, entries FROM checked WHERE typeof(key)='text'"
+            " AND typeof(stamp)='text' AND typeof(issues)='text' AND typeof(catalogs)='integer'"
+            " AND typeof(entries)='integer'")}
+
+    def save(self, changed: dict[str, Checked], gone: Iterable[str] = ()) -> None:
+        """Record ``changed`` and forget the keys ``gone``."""
+        self._db.change([
+            ("INSERT OR REPLACE INTO checked VALUES(?, ?, ?, ?, ?)", [(k, *c) for k, c in changed.items()]),
+            ("DELETE FROM checked WHERE key=?", [(k,) for k in gone]),
         ])
 
     def close(self) -> None:
