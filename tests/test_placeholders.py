@@ -251,3 +251,15 @@ def test_placeholder_regex_matches_protect_tokens() -> None:
     m = protect("`a` `b` `c` `d` `e` `f` `g` `h` `i` `j` `k`")
     assert [int(x[1:-1]) for x in PLACEHOLDER_RE.findall(m.text)] == list(range(11))
     assert re.fullmatch(r"(⟦\d+⟧ ?)+", m.text)
+
+
+def test_problems_names_each_problem_once() -> None:
+    """``problems`` = build's blocking reasons + the other errors of ``check``, none reported twice."""
+    from kbtrans.placeholders import problems
+
+    seg = Segment("См. [статью](https://a.org) и **жирный** текст.", "paragraph", "", (), False, True, "")
+    bad = "See the article <script>x</script> and **bold text."
+    found = problems(seg.text, bad, [seg], source_lang="ru", target_lang="en")
+    assert found and len(found) == len(set(found)), found
+    assert any("https://a.org" in p for p in found) and any("emphasis" in p for p in found)
+    assert sum("emphasis" in p for p in found) == 1

@@ -496,6 +496,10 @@ def findings(e: Entry, checks: Sequence[Check] = ENTRY_CHECKS) -> list[Finding]:
 #: The checks whose findings keep a translation out of a built note (besides changed markup).
 BLOCKING_CHECKS: tuple[Check, ...] = (check_active_content, check_emphasis)
 
+#: The entry checks :func:`blocking` does not run (it compares the markup itself): their errors are the
+#: rest of what fails ``build --strict``.
+STRICT_ONLY_CHECKS: tuple[Check, ...] = tuple(c for c in ENTRY_CHECKS if c not in (check_markup, *BLOCKING_CHECKS))
+
 
 _MENTION = re.compile(r"«[^»\n]*»|“[^”\n]*”|\"[^\"\n]*\"|\([^()\n]*\)|(\*{1,2}|_{1,2})[^*_\n]+\1")
 

@@ -617,7 +617,7 @@ def problems(source: str, text: str, segments: Sequence[Segment] = (), *, source
     for seg in segments:
         found = check.blocking(seg, text, source_lang, target_lang, comments=comments, references=references)
         entry = check.Entry(source, text, seg, source_lang, target_lang, comments=comments, references=references)
-        found.extend(f.message for f in check.findings(entry) if f.severity == check.ERROR)
+        found.extend(f.message for f in check.findings(entry, check.STRICT_ONLY_CHECKS) if f.severity == check.ERROR)
         if not found and fit(seg, text) is None:
             found = ["would change the block structure"]
         out.extend(found)
