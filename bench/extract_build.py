@@ -380,7 +380,8 @@ def compile_bytecode() -> None:
     where = "import kbtrans, pathlib; print(pathlib.Path(kbtrans.__file__).parent)"
     proc = subprocess.run([sys.executable, "-c", where], capture_output=True, text=True, check=True)
     package = proc.stdout.strip()
-    subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=True)
+    if subprocess.run([sys.executable, "-m", "compileall", "-q", package]).returncode != 0:
+        print(f"note: could not compile {package} to bytecode; each command compiles it again", flush=True)
 
 
 def run(kb: Path, args: argparse.Namespace) -> dict[str, object]:
