@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,3 +32,13 @@ def test_fit_neutralises_stray_delimiters_a_translation_adds() -> None:
     out = splice.fit(seg, "Text ``` `код` costs $5 and [[ stray [[z]].")
     assert out == "Text &#96;&#96;&#96; `код` costs \\$5 and \\[[ stray [[z]]."
     assert markup.structure_diff(seg.text, out) == []
+
+
+@pytest.mark.parametrize("text", ["a | b\n:--|:--", "a | b\n:-: | :-:", "Текст\nещё | строка\n:---|---"])
+def test_fit_never_lets_a_paragraph_become_a_table(text: str) -> None:
+    """A delimiter row may start with ``:``: a translation that would make a table is escaped or refused."""
+    from kbtrans.segment import parser
+
+    seg = Segment("Первая строка\nвторая строка", "paragraph", "", (Span(0, 0, 13), Span(1, 0, 13)))
+    out = splice.fit(seg, text)
+    assert out is None or [t.type for t in parser().parse(out)] == ["paragraph_open", "inline", "paragraph_close"]

@@ -138,7 +138,8 @@ def test_translation_keeps_structure(text: str) -> None:
 
 
 HOSTILE = st.sampled_from(["\n- ", "\n# ", "\n1. ", "\n> ", "\n```\n", "\n---\n", "\n\n", "\n    ",
-                           "\n| a | b |\n|---|---|\n", "\n[^9]: ", "\n<div>", "\n$$\n", "\n=== ", "\n* * *\n", "\n+ "])
+                           "\n| a | b |\n|---|---|\n", " x | y\n:--|:--\n", "\n[^9]: ", "\n<div>", "\n$$\n",
+                           "\n=== ", "\n* * *\n", "\n+ "])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from kbtrans import markup
 from kbtrans.model import Note, Segment, Span
 
-_RISKY_START = re.compile(r"^(?:[#>+*=_~`$<|\[-]|\d{1,9}[.)])", re.MULTILINE)
+# Characters a line may start with to begin a block of its own (a superset: the parser decides). ":" starts
+# a table's delimiter row (":--|--:"), which turns the line above into a table header.
+_RISKY_START = re.compile(r"^(?:[#>+*=_~`$<|:\[-]|\d{1,9}[.)])", re.MULTILINE)
 _ORDERED = re.compile(r"(\d{1,9})[.)]")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 _UNESCAPED_TITLE_DELIM = re.compile(r"(?<!\\)([\"'()])")
