@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import polib
@@ -239,3 +240,49 @@ def test_attachment_changed_within_the_same_second_is_copied(cli, kb: Path) -> N
     os.utime(img, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
     assert cli("-C", kb, "build").exit_code == 0
     assert (kb / "build" / "en" / "a.png").read_bytes() == b"two"
+
+
+def test_incremental_build_follows_headings_of_linked_notes(cli, kb: Path) -> None:
+    """A note whose own files did not change is rebuilt when a note it links into renames a heading in
+    the locale (or disappears), and only then; the result equals a build from scratch."""
+    (kb / "content" / "target.md").write_text("# Цель\n\n## Этапы обучения\n\nТекст.\n", encoding="utf-8")
+    (kb / "content" / "src.md").write_text("См. [[target#Этапы обучения]].\n", encoding="utf-8")
+    (kb / "content" / "other.md").write_text("Другая заметка.\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    _translate(kb, "target", {"Цель": "Goal", "Этапы обучения": "Training stages", "Текст.": "Text."})
+    assert cli("-C", kb, "build").exit_code == 0
+    assert _built(kb, "src.md").decode() == "См. [[target#Training stages]].\n"
+
+    def rebuilt() -> list[str]:
+        r = cli("-C", kb, "build")
+        assert r.exit_code == 0, r.output
+        return sorted(str(p.relative_to(kb / "build")) for p in (kb / "build").rglob("*.md")
+                      if p.stat().st_mtime_ns > mark)
+
+    mark = max(p.stat().st_mtime_ns for p in (kb / "build").rglob("*.md"))
+    _translate(kb, "target", {"Этапы обучения": "Stages of training"})
+    assert rebuilt() == ["en/src.md", "en/target.md"]  # not other.md, not the ru copies
+    assert _built(kb, "src.md").decode() == "См. [[target#Stages of training]].\n"
+    mark = max(p.stat().st_mtime_ns for p in (kb / "build").rglob("*.md"))
+    _translate(kb, "target", {"Текст.": "Some text."})  # headings unchanged: src stays as it is
+    assert rebuilt() == ["en/target.md"]
+    (kb / "content" / "target.md").unlink()
+    assert cli("-C", kb, "build").exit_code == 0
+    assert _built(kb, "src.md").decode() == "См. [[target#Этапы обучения]].\n"  # no target: link as written
+    # A link written before its target existed follows the target's headings once it is added.
+    (kb / "content" / "sub").mkdir()
+    (kb / "content" / "sub" / "target.md").write_text("## Этапы обучения\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    _translate(kb, "sub/target", {"Этапы обучения": "Stages"})
+    assert cli("-C", kb, "build").exit_code == 0
+    assert _built(kb, "src.md").decode() == "См. [[target#Stages]].\n"  # found by its file name
+    # ... and goes back when a second "target" makes the name ambiguous (Obsidian would ask).
+    (kb / "content" / "target2").mkdir()
+    (kb / "content" / "target2" / "target.md").write_text("Текст.\n", encoding="utf-8")
+    assert cli("-C", kb, "build").exit_code == 0
+    assert _built(kb, "src.md").decode() == "См. [[target#Этапы обучения]].\n"
+    incremental = {p.relative_to(kb / "build"): p.read_bytes() for p in (kb / "build").rglob("*") if p.is_file()}
+    shutil.rmtree(kb / "build")
+    shutil.rmtree(kb / ".kbtrans")
+    assert cli("-C", kb, "build").exit_code == 0
+    assert {p.relative_to(kb / "build"): p.read_bytes() for p in (kb / "build").rglob("*") if p.is_file()} == incremental

@@ -80,21 +80,39 @@ class NoteIndex:
     def wikilink(self, target: str, current: str) -> str | None:
         if not target:
             return current
+        key, relative = self.wikilink_keys(target, current)
+        return self.paths.get(key) or self.names.get(key) or self.paths.get(relative)
+
+    @staticmethod
+    def wikilink_keys(target: str, current: str) -> tuple[str, str]:
+        """What a wikilink ``target`` is looked up as: a path or file name, then a path relative to ``current``."""
         key = target[:-3] if target.lower().endswith(".md") else target
         key = key.strip().casefold()
-        return self.paths.get(key) or self.names.get(key) or self.paths.get(
-            posixpath.normpath(posixpath.join(posixpath.dirname(current[:-3]), key))
-        )
+        return key, posixpath.normpath(posixpath.join(posixpath.dirname(current[:-3]), key))
 
     def mdlink(self, target: str, current: str) -> str | None:
         if not target:
             return current
+        keys = self.mdlink_keys(target, current)
+        return self.paths.get(keys[0]) if keys else None
+
+    @staticmethod
+    def mdlink_keys(target: str, current: str) -> tuple[str, ...]:
+        """What a Markdown link ``target`` is looked up as (a note path), or () when it is not a note."""
         if "://" in target or target.startswith(("mailto:", "/")):
-            return None
+            return ()
         path = posixpath.normpath(posixpath.join(posixpath.dirname(current), unquote(target)))
-        if not path.lower().endswith(".md"):
-            return None
-        return self.paths.get(path[:-3].casefold())
+        return (path[:-3].casefold(),) if path.lower().endswith(".md") else ()
+
+
+def answers_to(note: str) -> tuple[str, str]:
+    """The keys a note is found by (:meth:`NoteIndex.wikilink_keys`): its path and its file name."""
+    return note[:-3].casefold(), posixpath.basename(note[:-3]).casefold()
+
+
+#: Prefix of the lookup keys :func:`rewrite` records in ``used``, besides the notes it resolved: a note
+#: added or removed later under such a key can change what the link resolves to.
+KEY = "?"
 
 
 Lookup = Callable[[str], HeadingMap | None]
@@ -104,7 +122,8 @@ def rewrite(text: str, current: str, index: NoteIndex, lookup: Lookup, used: set
     """Rewrite the heading anchors in ``text`` (a segment of note ``current``) for one locale.
 
     ``lookup(note)`` gives the heading map of a note in that locale, or None when the note is already
-    in that language. Notes consulted are added to ``used`` (for incremental rebuilds).
+    in that language. Notes consulted, and the keys links were looked up by (prefixed with :data:`KEY`),
+    are added to ``used`` (for incremental rebuilds).
     """
     if "#" not in text:
         return text
@@ -117,6 +136,8 @@ def rewrite(text: str, current: str, index: NoteIndex, lookup: Lookup, used: set
         if inside(m.start()) or m.group(3).startswith("^"):
             return m.group()
         note = index.wikilink(m.group(2), current)
+        if used is not None and m.group(2):
+            used.update(KEY + k for k in index.wikilink_keys(m.group(2), current))
         if note is None:
             return m.group()
         if used is not None:
@@ -134,6 +155,8 @@ def rewrite(text: str, current: str, index: NoteIndex, lookup: Lookup, used: set
         if inside(m.start()):
             return m.group()
         note = index.mdlink(m.group(2), current)
+        if used is not None and m.group(2):
+            used.update(KEY + k for k in index.mdlink_keys(m.group(2), current))
         if note is None:
             return m.group()
         if used is not None:

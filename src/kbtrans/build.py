@@ -195,9 +195,12 @@ class _Links:
         return {**self.__dict__, "store": None}
 
     def headings(self, note: str, lang: str) -> dict[str, str]:
+        """The heading map of ``note`` in ``lang``; empty for a note no longer in the KB (its recorded
+        map is still in the state until this build saves)."""
         key = (note, lang)
         if key not in self.maps:
-            found = self.store.headings(f"{lang}/{note}") if self.store is not None else None
+            found = (self.store.headings(f"{lang}/{note}")
+                     if self.store is not None and note in self.langs_of else None)
             self.maps[key] = found or {}
         return self.maps[key]
 
@@ -271,7 +274,7 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
     langs = cfg.select_languages(options.languages)
     fingerprint = _digest([cfg.content, cfg.locales, cfg.output, list(cfg.languages), cfg.source_language,
                            list(cfg.front_matter_keys), cfg.translate_comments, options.reviewed_only,
-                           options.min_translated])
+                           options.min_translated, "links-v3"])
     store = state.BuildState(cfg.cache_dir, fingerprint)
     try:
         previous = store.load()
@@ -339,17 +342,27 @@ def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[s
     # 2. A fresh note still needs rebuilding when a note it links to changed its headings. Every
     # recorded output matches the recorded heading maps of the notes it links into, so only notes
     # linking to a re-planned or deleted note can be stale.
+    # A note added or removed can also change what a link resolves to (a link written before its target
+    # existed, a file name that became unique or ambiguous): notes that looked a link up by one of its
+    # keys are rebuilt.
     notes = set(inv.notes)
     gone = [key for key in previous if key.split("/", 1)[1] not in notes]
-    changed = {key.split("/", 1)[1] for key in gone} | set(works)
+    known = {key.split("/", 1)[1] for key in previous}
+    gone_notes = {key.split("/", 1)[1] for key in gone}
+    changed = gone_notes | set(works)
     stale: list[str] = []
     if changed and cached:
         linking = store.dependents(changed)
+        relinked = store.dependents({anchors.KEY + k for rel in gone_notes | (set(works) - known)
+                                     for k in anchors.answers_to(rel)})
         for rel in inv.notes:
-            if rel in works or not any(f"{lang}/{rel}" in linking for lang in langs):
+            if rel in works or not any(f"{lang}/{rel}" in linking or f"{lang}/{rel}" in relinked for lang in langs):
                 continue
             for lang in langs:
                 key = f"{lang}/{rel}"
+                if key in relinked:
+                    stale.append(rel)
+                    break
                 if key in linking:
                     deps = store.deps(key)
                     if deps is None or cached[(rel, lang)].deps_digest != links.deps_digest(deps, lang):
