@@ -281,8 +281,11 @@ def test_incremental_build_follows_headings_of_linked_notes(cli, kb: Path) -> No
     (kb / "content" / "target2" / "target.md").write_text("Текст.\n", encoding="utf-8")
     assert cli("-C", kb, "build").exit_code == 0
     assert _built(kb, "src.md").decode() == "См. [[target#Этапы обучения]].\n"
-    incremental = {p.relative_to(kb / "build"): p.read_bytes() for p in (kb / "build").rglob("*") if p.is_file()}
+    def files() -> dict[Path, bytes]:
+        return {p.relative_to(kb / "build"): p.read_bytes() for p in (kb / "build").rglob("*") if p.is_file()}
+
+    incremental = files()
     shutil.rmtree(kb / "build")
     shutil.rmtree(kb / ".kbtrans")
     assert cli("-C", kb, "build").exit_code == 0
-    assert {p.relative_to(kb / "build"): p.read_bytes() for p in (kb / "build").rglob("*") if p.is_file()} == incremental
+    assert files() == incremental
