@@ -364,3 +364,20 @@ def test_incremental_builds_equal_builds_from_scratch(tmp_path: Path) -> None:
                 if p.is_file()}
         assert got == want, (step, ops)
     assert {"edit", "retranslate", "delete", "add"} <= set(ops)
+
+
+def test_block_scalar_front_matter_values_are_not_quoted(cli, kb: Path) -> None:
+    """In a ``>`` or ``|`` block scalar every character is the value: a translation keeps its lines,
+    re-indented, and gets no quotes (a plain scalar with ': ' would need them)."""
+    (kb / "content" / "n.md").write_text(
+        "---\ntitle: \"Заголовок: с двоеточием\"\ndescription: >-\n  Длинное описание\n  на двух строках\n"
+        "summary: |\n  Первая строка\n  Вторая строка\n---\n\nТекст.\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    _translate(kb, "n", {"Заголовок: с двоеточием": "Title: with a colon",
+                         "Длинное описание\nна двух строках": "Description: important,\nreally",
+                         "Первая строка\nВторая строка": "- first line\n   second: line", "Текст.": "Text."})
+    r = cli("-C", kb, "build", "--strict")
+    assert r.exit_code == 0, r.output
+    assert _built(kb, "n.md").decode() == (
+        "---\ntitle: \"Title: with a colon\"\ndescription: >-\n  Description: important,\n  really\n"
+        "summary: |\n  - first line\n  second: line\n---\n\nText.\n")

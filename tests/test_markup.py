@@ -42,3 +42,16 @@ def test_fit_never_lets_a_paragraph_become_a_table(text: str) -> None:
     seg = Segment("Первая строка\nвторая строка", "paragraph", "", (Span(0, 0, 13), Span(1, 0, 13)))
     out = splice.fit(seg, text)
     assert out is None or [t.type for t in parser().parse(out)] == ["paragraph_open", "inline", "paragraph_close"]
+
+
+def test_fit_keeps_a_reference_at_a_line_start_that_would_start_a_definition() -> None:
+    """``[^1]:`` at a line start would define a footnote: its colon is escaped, the reference stays one
+    (found by the property test: escaping the brackets orphaned the note's only footnote)."""
+    from kbtrans.segment import parser
+
+    seg = Segment("модель [^1]:", "footnote [^1]", "", (Span(0, 6, 18),))
+    out = splice.fit(seg, "ьледом\n[^1]:")
+    assert out == "ьледом\n[^1]\\:"
+    assert markup.structure_diff(seg.text, out) == []
+    tokens = [t.type for t in parser().parse("[^1]: " + out.replace("\n", "\n      "))]
+    assert tokens.count("footnote_reference_open") == 1  # no second definition

@@ -47,7 +47,7 @@ _PATTERN = re.compile(
   | (?P<dest>\]\(\s*(?P<target><[^<>\n]*>|(?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*\))*\))*\))*)(?P<title>\s+(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\((?:[^()\\]|\\.)*\)))?\s*\))
   | (?P<ref>\]\[(?P<label>(?:[^\[\]\\]|\\.)+)\])
   | (?P<collapsed>(?<!\\)\[(?P<clabel>(?:[^\[\]\\]|\\.)+)\]\[\])
-  | (?P<fnref>\[\^(?P<fnlabel>[^\]\s]+)\](?![:(]))
+  | (?P<fnref>\[\^(?P<fnlabel>[^\]\s]+)\](?!\())
   | (?P<inlinefn>\^\[)
   | (?P<url>(?<![\w/<(\["'])(?:https?|ftp)://[^\s<>()\[\]]*[^\s<>()\[\].,;:!?'"*_~])
   | (?P<tag>(?<![\w#&/\\\]`])\#(?:[\w/\-]*[^\W\d][\w/\-]*))
@@ -139,7 +139,9 @@ def scan(text: str, *, comments: bool = True) -> list[Element]:
         elif group == "collapsed":
             out.append(Element(REFLABEL, start, end, m.group("clabel").lower()))
         elif group == "fnref":
-            out.append(Element(FOOTNOTE, start, end, m.group("fnlabel")))
+            # "[^x]:" at a line start is a definition's marker; anywhere else "[^x]" is a reference.
+            if not (text.startswith(":", end) and (start == 0 or text[start - 1] == "\n")):
+                out.append(Element(FOOTNOTE, start, end, m.group("fnlabel")))
         elif group == "inlinefn":
             out.append(Element(INLINE_FOOTNOTE, start, end, "^["))
         elif group == "url":

@@ -36,8 +36,11 @@ def _escape_line_start(line: str) -> str:
         run = len(line) - len(line.lstrip(line[0]))
         return f"&#{ord(line[0])};" * run + line[run:]
     if line[:1] == "[":
-        # "[label]:" would start a definition; escape both brackets so link texts stay balanced.
+        # "[label]:" / "[^label]:" would start a definition: escape its colon, which keeps a footnote
+        # reference or link text at the line start intact; else escape both brackets (balanced).
         close = line.find("]")
+        if close > 0 and line[close + 1:close + 2] == ":":
+            return line[:close + 1] + "\\" + line[close + 1:]
         return "\\" + (line if close < 0 else line[:close] + "\\" + line[close:])
     if line and line[0].isascii() and not line[0].isalnum() and not line[0].isspace() and line[0] != "\\":
         return "\\" + line
@@ -96,6 +99,11 @@ def fit(segment: Segment, text: str) -> str | None:
     """
     if segment.kind == "link title":
         return _UNESCAPED_TITLE_DELIM.sub(r"\\\1", " ".join(text.split()))
+    if segment.kind.startswith("front matter") and not segment.single_line:
+        # A block scalar (``|`` or ``>``): its lines are its text, their indentation is put back, and
+        # nothing is quoted (quotes would be part of the value).
+        block = "\n".join(line.strip() for line in text.split("\n") if line.strip())
+        return block or None
     if segment.quote or segment.kind.startswith("front matter"):
         return yaml_quote(" ".join(text.split("\n")).strip(), segment.quote)
     lines = [line.strip() if segment.single_line else line.lstrip() for line in text.split("\n")]

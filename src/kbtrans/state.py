@@ -10,6 +10,7 @@ counts as missing; a database that cannot be written leaves the run successful, 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -58,7 +59,7 @@ class _Db:
     def __init__(self, cache_dir: Path, stage: str, fingerprint: str, *, write: bool) -> None:
         self.path = cache_dir / DB_NAME
         self.stage = stage
-        self.fingerprint = f"{__version__}:{hash_text(repr(_TABLES[stage]))}:{fingerprint}"
+        self.fingerprint = f"{__version__}:{_code()}:{hash_text(repr(_TABLES[stage]))}:{fingerprint}"
         self.write = write
         self.con: sqlite3.Connection | None = None
         self.fresh = False  # the stage's tables were (re)created empty: nothing to read
@@ -136,6 +137,22 @@ class _Db:
 
     def close(self) -> None:
         self._close()
+
+
+@functools.lru_cache(maxsize=1)
+def _code() -> str:
+    """Hash of kbtrans' own modules: what another version (or a development edit) recorded is not trusted."""
+    h = hashlib.blake2b(digest_size=8)
+    here = os.path.dirname(__file__)
+    try:
+        for folder in (here, os.path.join(here, "engines")):
+            for name in sorted(os.listdir(folder)):
+                if name.endswith(".py"):
+                    with open(os.path.join(folder, name), "rb") as fh:
+                        h.update(fh.read())
+    except OSError:
+        return "?"
+    return h.hexdigest()
 
 
 def hash_text(text: str) -> str:
