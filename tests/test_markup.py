@@ -55,3 +55,19 @@ def test_fit_keeps_a_reference_at_a_line_start_that_would_start_a_definition() -
     assert markup.structure_diff(seg.text, out) == []
     tokens = [t.type for t in parser().parse("[^1]: " + out.replace("\n", "\n      "))]
     assert tokens.count("footnote_reference_open") == 1  # no second definition
+
+
+def test_escaped_bracket_opens_no_link_destination() -> None:
+    """``\\](x)`` is text for Markdown, so it is no link target for the scanner either (a translation that
+    puts a backslash before a link's ``]`` loses the link, and check says so)."""
+    assert markup.signature("a \\](x) b") == markup.signature("a b")
+    assert markup.signature("a \\\\](x)") == markup.signature("[t](x)")  # an escaped backslash escapes nothing
+    assert markup.structure_diff("[текст](x)", "[text \\](x)") == ["lost link target 'x'"]
+
+
+def test_fit_keeps_an_element_and_a_parenthesis_from_forming_a_link() -> None:
+    """``[[note]](url)`` reads as a link in Markdown: when a translation brings ``]]`` and ``(`` together
+    the parenthesis is escaped (found by the word-order structural round-trip)."""
+    seg = Segment("См. [[a|b]] текст (https://x.org/1).", "paragraph", "", (Span(0, 0, 36),))
+    assert splice.fit(seg, "Text [[a|b]](https://x.org/1) see.") == "Text [[a|b]]\\(https://x.org/1) see."
+    assert splice.fit(seg, "See [[a|b]] text (https://x.org/1).") == "See [[a|b]] text (https://x.org/1)."

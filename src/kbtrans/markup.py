@@ -83,6 +83,14 @@ class Element:
     """What must be identical in a translation (e.g. a link's destination, a code span's text)."""
 
 
+def _escaped(text: str, pos: int) -> bool:
+    """Whether the character at ``pos`` is backslash-escaped (an odd run of backslashes before it)."""
+    n = 0
+    while pos - n - 1 >= 0 and text[pos - n - 1] == "\\":
+        n += 1
+    return n % 2 == 1
+
+
 def scan(text: str, *, comments: bool = True) -> list[Element]:
     """Protected elements of ``text``, left to right, non-overlapping.
 
@@ -100,6 +108,9 @@ def scan(text: str, *, comments: bool = True) -> list[Element]:
         group = m.lastgroup
         start, end = m.span()
         pos = end
+        if group in ("dest", "ref", "fnref") and _escaped(text, start):
+            pos = start + 1  # "\](", "\][", "\[^": an escaped bracket is text (Markdown links nothing there)
+            continue
         if group == "code":
             out.append(Element(CODE, start, end, m.group()))
         elif group == "math":

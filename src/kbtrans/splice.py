@@ -76,6 +76,16 @@ def _neutralise_stray(text: str, source: str) -> str:
     return "".join(out)
 
 
+def _link_joins(text: str) -> list[int]:
+    """Positions of each ``(`` right after a protected element that ends with ``]`` (``[[note]](``,
+    ``[^1](``): the scanner sees no link there, Markdown reads one (the element's text, then a destination)."""
+    if "](" not in text:
+        return []
+    elements = markup.scan(text)
+    return [e.end for e in elements if text.startswith("(", e.end) and text[e.end - 1] == "]"
+            and not any(x.start <= e.end < x.end for x in elements)]
+
+
 _YAML_PLAIN_UNSAFE = re.compile(r"""^[\s\-?:,\[\]{}#&*!|>'"%@`]|: |\s#|\s$|^$|:$""")
 
 
@@ -110,7 +120,14 @@ def fit(segment: Segment, text: str) -> str | None:
     lines = [line for line in lines if line.strip()]
     if not lines:
         return None
-    lines = _neutralise_stray("\n".join(lines), segment.text).split("\n")
+    joined = _neutralise_stray("\n".join(lines), segment.text)
+    joins = _link_joins(joined)
+    if joins:
+        if _link_joins(segment.text):
+            return None  # the source has such a join too: which one is new cannot be told
+        for pos in reversed(joins):  # "](" the translation brought together: keep it from linking
+            joined = joined[:pos] + "\\" + joined[pos:]
+    lines = joined.split("\n")
     if segment.single_line:
         one = " ".join(lines)
         if segment.kind.startswith("table"):
