@@ -262,3 +262,16 @@ def test_wrap_sets_the_po_line_width(cli, kb: Path) -> None:
     assert all(len(line) <= 42 or " " not in line for line in body.splitlines() if not line.startswith("#"))
     assert any(line.startswith('"') for line in body.splitlines()[-4:])
     assert cli("-C", kb, "extract").stdout.startswith("1 notes: 0 catalogs written")
+
+
+def test_cache_folder_keeps_itself_out_of_git(cli, kb: Path) -> None:
+    """`.kbtrans/` holds caches only: it ignores itself in git, like .pytest_cache."""
+    import subprocess
+
+    (kb / "content" / "a.md").write_text("# Заметка\n\nТекст.\n", encoding="utf-8")
+    subprocess.run(["git", "init", "-q", str(kb)], check=True)
+    assert cli("-C", kb, "extract").exit_code == 0
+    status = subprocess.run(["git", "-C", str(kb), "status", "--porcelain", "--untracked-files=all"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "content/a.md" in status and "locales/en/LC_MESSAGES/a.po" in status
+    assert ".kbtrans" not in status

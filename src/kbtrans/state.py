@@ -76,8 +76,11 @@ class _Db:
         if not self.write and not self.path.exists():
             self.fresh = True
             return
-        if self.write:
+        if self.write and not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            ignore = self.path.parent / ".gitignore"
+            if not ignore.exists():  # the folder keeps itself out of version control, as .pytest_cache does
+                ignore.write_text("# kbtrans' caches: safe to delete, not worth committing\n*\n", encoding="utf-8")
         self.con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.con.execute("PRAGMA synchronous=OFF")  # a cache: no fsync (a torn file reads as damaged and is rebuilt)
         self.con.execute("CREATE TABLE IF NOT EXISTS meta(stage TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)")
