@@ -158,6 +158,8 @@ def test_rename_carries_translations_and_deleted_note_is_reported(cli, kb: Path)
     ("text", "lang"),
     [
         ("---\nlang: en\n---\n\nТекст на русском, но ключ lang главнее.\n", "en"),
+        ("---\nlang: ru-RU\n---\n\nA Russian note, says its region-tagged lang key.\n", "ru"),
+        ("---\nlang: en_US\n---\n\nАнглийская заметка по ключу lang.\n", "en"),
         ("Обычная русская заметка о моделях.\n", "ru"),
         ("An English note about code models, with one слово.\n", "en"),
         ("`code only`\n\n```\nfenced\n```\n", "ru"),  # nothing to detect: source_language

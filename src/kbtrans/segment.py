@@ -365,6 +365,17 @@ def _flow_items(line: str, open_col: int) -> list[tuple[int, int, str]]:
     return items
 
 
+def language_tag(value: str, languages: Iterable[str]) -> str:
+    """A ``lang:`` value as a configured language: ``EN``, ``en_US`` and ``en-GB`` are ``en`` when the
+    knowledge base has ``en`` (and not the full tag); anything else is kept, lower-cased."""
+    tag = value.strip().lower().replace("_", "-")
+    known = set(languages)
+    if tag in known:
+        return tag
+    primary = tag.split("-", 1)[0]
+    return primary if primary in known else tag
+
+
 def yaml_unquote(raw: str, quote: str) -> str:
     if quote == "'":
         return raw.replace("''", "'")
@@ -480,5 +491,6 @@ def segment(path: str, source: Source, *, front_matter_keys: Iterable[str], lang
             cell += 1
     _reference_titles(w, env)
     segments = tuple(sorted(w.segments, key=lambda seg: (seg.spans[0].line, seg.spans[0].start)))
-    lang = w.lang_value.strip().lower() if w.lang_value else detect_language(segments, languages, source_language)
+    lang = language_tag(w.lang_value, languages) if w.lang_value else detect_language(segments, languages,
+                                                                                     source_language)
     return Note(path, lang, source, segments, w.lang_span, tuple(sorted(env.get("references", {}))))
