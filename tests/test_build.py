@@ -381,3 +381,19 @@ def test_block_scalar_front_matter_values_are_not_quoted(cli, kb: Path) -> None:
     assert _built(kb, "n.md").decode() == (
         "---\ntitle: \"Title: with a colon\"\ndescription: >-\n  Description: important,\n  really\n"
         "summary: |\n  - first line\n  second: line\n---\n\nText.\n")
+
+
+def test_extract_build_bench_smoke(tmp_path: Path) -> None:
+    """The bench runs end to end on a small KB: its last line is the JSON the issue asks for, the identity
+    rebuild is byte-exact and a re-run writes nothing (times are printed, never asserted)."""
+    import json
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parent.parent / "bench" / "extract_build.py"
+    proc = subprocess.run([sys.executable, str(bench), "--notes", "24", "--no-mdpo", "--keep", str(tmp_path / "kb")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {"notes", "extract_s", "build_s", "rerun_s", "edit_one_s", "peak_mb"} <= set(result)
+    assert result["notes"] == 24 and result["identical"] is True and result["rerun_writes"] == 0
