@@ -196,3 +196,23 @@ def test_damaged_caches_are_rebuilt(cli, kb: Path, damage: str) -> None:
     assert {p: p.read_bytes() for p in sorted((kb / "build").rglob("*.md"))} == good
     r = cli("-C", kb, "build")  # the state was rewritten: nothing to do
     assert r.exit_code == 0 and "0 files written" in r.output, r.output
+
+
+def test_python_without_sqlite_still_works(kb: Path) -> None:
+    """The run state is only a speed-up: where Python has no sqlite3 module every command still works."""
+    import subprocess
+    import sys
+
+    _two_notes(kb)
+    block = ("import sys, runpy\n"
+             "class NoSqlite:\n"
+             "    def find_spec(self, name, path=None, target=None):\n"
+             "        if name in ('sqlite3', '_sqlite3'):\n"
+             "            raise ImportError('no sqlite here')\n"
+             "sys.meta_path.insert(0, NoSqlite())\n"
+             "sys.argv = ['kbtrans', *sys.argv[1:]]\n"
+             "runpy.run_module('kbtrans', run_name='__main__')\n")
+    for command in ("extract", "build", "build", "check", "stats"):
+        r = subprocess.run([sys.executable, "-c", block, "-C", str(kb), command], capture_output=True, text=True)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, (command, r.stdout + r.stderr)
+    assert (kb / "build" / "en").is_dir() and not (kb / ".kbtrans" / "state.db").exists()

@@ -14,12 +14,18 @@ import functools
 import hashlib
 import json
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from kbtrans import __version__
+
+try:
+    import sqlite3
+
+    _HAVE_SQLITE = True
+except ImportError:  # a Python built without SQLite: no state is kept, nothing else changes
+    _HAVE_SQLITE = False
 
 DB_NAME = "state.db"
 
@@ -63,6 +69,9 @@ class _Db:
         self.write = write
         self.con: sqlite3.Connection | None = None
         self.fresh = False  # the stage's tables were (re)created empty: nothing to read
+        if not _HAVE_SQLITE:  # a Python built without SQLite: every run does the full work
+            self.fresh = True
+            return
         try:
             self._open()
         except (sqlite3.Error, OSError):
