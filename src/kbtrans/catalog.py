@@ -467,9 +467,12 @@ def merge(path: Path, note: Note, lang: str, *, source_ref: str, project: str, n
     :func:`write`), so a bad input elsewhere leaves every file untouched. The header dates do not churn:
     ``text`` is None when nothing but dates would change.
     """
-    origin = base if base is not None else path
-    old_po = _load(origin) if origin.exists() else None
     old_text = _read_text(path) if path.exists() else None
+    origin = base if base is not None else path
+    if origin == path:
+        old_po = _load(path, old_text) if old_text is not None else None
+    else:
+        old_po = _load(origin) if origin.exists() else None
     old_meta = dict(old_po.metadata) if old_po is not None else None
 
     current: dict[tuple[str | None, str], polib.POEntry] = {}
