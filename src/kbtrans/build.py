@@ -260,23 +260,28 @@ def _render_stashed(cfg: Config, links: _Links, min_translated: float, rel: str)
             deps_digest = links.deps_digest(deps, p.lang)
             hd = links.heading_digest(rel, p.lang)
             written = write_if_changed(target, data)
-        po = "" if p.copy else state.stamp(catalog.catalog_path(cfg.locales_dir, p.lang, rel[:-3]))
-        stamp = " ".join((state.stamp(cfg.content_dir / rel), po, state.stamp(target)))
+        stamp = _stamp(state.stamp(cfg.content_dir / rel), str(cfg.locales_dir), str(cfg.output_dir), rel, p.lang,
+                       p.copy)
         record = state.Built(stamp, work.note.lang, p.done, p.total, skipped, tuple(vars(w) for w in p.warnings),
                              hd, deps_digest)
         outs.append(_Output(p.lang, record, p.headings, deps, written, removed))
     return outs
 
 
+def _stamp(note_stamp: str, locales: str, output: str, rel: str, lang: str, copy: bool) -> str:
+    """What a build record of ``rel`` in ``lang`` is valid for: the note, its catalog (none for a note
+    copied as it is: no catalog of it is read) and the output."""
+    po = "" if copy else state.stamp(catalog.catalog_file(locales, lang, rel[:-3]))
+    return f"{note_stamp} {po} {state.stamp(f'{output}/{lang}/{rel}')}"
+
+
 def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None) -> BuildReport:
     """Write ``<output>/<lang>/<note>`` for every note and language, and copy attachments."""
     inv = project.inventory(cfg)
     langs = cfg.select_languages(options.languages)
-    fingerprint = _digest([cfg.content, cfg.locales, cfg.output, list(cfg.languages), cfg.source_language,
-                           list(cfg.front_matter_keys), cfg.translate_comments, options.reviewed_only,
-                           options.min_translated, "links-v3"])
-    store = state.BuildState(cfg.cache_dir, fingerprint)
-    try:
+    settings = (cfg.content, cfg.locales, cfg.output, cfg.languages, cfg.source_language, cfg.front_matter_keys,
+                cfg.translate_comments, options.reviewed_only, options.min_translated)
+    with state.BuildState(cfg.cache_dir, settings) as store:
         previous = store.load()
         # 1. Which notes need planning: inputs changed, or their output is not what we wrote.
         # (string paths: this loop runs for every note and locale on every build)
@@ -287,11 +292,7 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
             note_stamp = state.stamp(f"{content}/{rel}")
             for lang in langs:
                 seen = previous.get(f"{lang}/{rel}")
-                # (a note already in ``lang`` is copied: no catalog of it is read, so none is looked at)
-                if seen is None or seen.stamp != " ".join((
-                        note_stamp,
-                        "" if seen.lang == lang else state.stamp(f"{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po"),
-                        state.stamp(f"{output}/{lang}/{rel}"))):
+                if seen is None or seen.stamp != _stamp(note_stamp, locales, output, rel, lang, seen.lang == lang):
                     todo.append(rel)
                     break
                 cached[(rel, lang)] = seen
@@ -304,8 +305,6 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
         finally:
             pool.close()
             _STASH.clear()
-    finally:
-        store.close()
 
 
 def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[str, ...], todo: list[str],
@@ -355,19 +354,14 @@ def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[s
         linking = store.dependents(changed)
         relinked = store.dependents({anchors.KEY + k for rel in gone_notes | (set(works) - known)
                                      for k in anchors.answers_to(rel)})
-        for rel in inv.notes:
-            if rel in works or not any(f"{lang}/{rel}" in linking or f"{lang}/{rel}" in relinked for lang in langs):
-                continue
-            for lang in langs:
-                key = f"{lang}/{rel}"
-                if key in relinked:
-                    stale.append(rel)
-                    break
-                if key in linking:
-                    deps = store.deps(key)
-                    if deps is None or cached[(rel, lang)].deps_digest != links.deps_digest(deps, lang):
-                        stale.append(rel)
-                        break
+
+        def heading_changed(rel: str, lang: str) -> bool:
+            deps = store.deps(f"{lang}/{rel}")
+            return deps is None or cached[(rel, lang)].deps_digest != links.deps_digest(deps, lang)
+
+        stale = [rel for rel in inv.notes if rel not in works and any(
+            f"{lang}/{rel}" in relinked or (f"{lang}/{rel}" in linking and heading_changed(rel, lang))
+            for lang in langs)]
     if len(todo) + len(stale) >= parallel.MIN_PARALLEL and pool.jobs > 1 and not pool.parallel:
         # Few notes changed but many link to them: plan them all in workers after all.
         _STASH.clear()

@@ -72,7 +72,12 @@ class Message:
 
 def catalog_path(locales_dir: Path, lang: str, note_stem: str) -> Path:
     """``locales/<lang>/LC_MESSAGES/<note path without .md>.po``."""
-    return locales_dir / lang / "LC_MESSAGES" / (note_stem + ".po")
+    return Path(catalog_file(str(locales_dir), lang, note_stem))
+
+
+def catalog_file(locales_dir: str, lang: str, note_stem: str) -> str:
+    """:func:`catalog_path` as a string, for loops that look at every note on every run."""
+    return f"{locales_dir}/{lang}/LC_MESSAGES/{note_stem}.po"
 
 
 # One line of a PO file: blank, a comment, or a keyword / continuation with a properly closed C string.
@@ -398,6 +403,8 @@ class Merged:
 
     path: Path
     """The catalog."""
+    lang: str
+    """Its language."""
     text: str | None
     """The new content of the file, or None when it stays as it is."""
     new: int = 0
@@ -550,14 +557,14 @@ def merge(path: Path, note: Note, lang: str, *, source_ref: str, project: str, n
                           old_meta)
     text_out = render(po) + "\n"
     if old_text is not None and text_out == old_text and base is None:
-        return Merged(path, None)
+        return Merged(path, lang, None)
     if old_text is not None and base is None and _same_entries(old_po, po):
         # Only formatting differs (e.g. an editor re-wrapped lines): keep the translator's file as is.
-        return Merged(path, None)
+        return Merged(path, lang, None)
     if old_po is not None:
         po.metadata["POT-Creation-Date"] = _now()
         text_out = render(po) + "\n"
-    return Merged(path, text_out, n_new, n_fuzzy, n_obsolete, created=old_text is None)
+    return Merged(path, lang, text_out, n_new, n_fuzzy, n_obsolete, created=old_text is None)
 
 
 def write(merged: Merged) -> bool:

@@ -678,14 +678,6 @@ def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary, strict: bool
     return _NoteResult(by_lang)
 
 
-def _fresh(cfg: Config, rel: str, seen: state.Extracted | None) -> frozenset[str]:
-    """The languages whose catalog of ``rel`` is exactly as the last extract left it (with the note)."""
-    if seen is None or seen.stamp != state.stamp(cfg.content_dir / rel):
-        return frozenset()
-    return frozenset(lang for lang, st in seen.catalogs.items()
-                     if st and state.stamp(catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])) == st)
-
-
 def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g: glossary.Glossary, strict: bool,
                  jobs: int | None, store: state.CheckState, issues: list[Issue]) -> tuple[int, int]:
     """Check every note's catalogs (reusing what ``store`` holds for unchanged ones) into ``issues``;
@@ -700,9 +692,10 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
     catalogs = entries = 0
     for rel in inv.notes:
         note_stamp = state.stamp(f"{content}/{rel}")
+        po = {lang: state.stamp(catalog.catalog_file(locales, lang, rel[:-3])) for lang in langs}
         keys = {lang: f"{lang}/{rel}" for lang in langs}
         for lang, key in keys.items():
-            stamps[key] = f"{note_stamp} {state.stamp(f'{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po')}"
+            stamps[key] = f"{note_stamp} {po[lang]}"
         rows = [previous.get(key) for key in keys.values()]
         found = [_reuse(row, stamps[key]) for row, key in zip(rows, keys.values(), strict=True)]
         if all(f is not None for f in found):
@@ -712,8 +705,11 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
                 catalogs += row.catalogs
                 entries += row.entries
             continue
-        fresh = _fresh(cfg, rel, seen.get(rel))
-        work.append((rel, fresh, seen[rel].lang if fresh else None))
+        # Catalogs exactly as the last extract left them (with the note): not stale, no merge needed.
+        known = seen.get(rel)
+        fresh = frozenset(lang for lang in langs if known is not None and known.stamp == note_stamp
+                          and po[lang] and known.catalogs.get(lang) == po[lang])
+        work.append((rel, fresh, known.lang if fresh and known is not None else None))
     results = list(parallel.pmap(partial(_one, cfg, langs, g, strict), work, jobs=jobs))
     changed: dict[str, state.Checked] = {}
     for (rel, _, _), r in zip(work, results, strict=True):
@@ -773,14 +769,10 @@ def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
     inv = project.inventory(cfg)
     # What an earlier check found in a catalog stands while the note, the catalog, the glossary and the
     # settings are the same (a re-run, a pre-commit hook or `build --strict` re-checks only what changed).
-    fingerprint = state.hash_text(repr([str(cfg.root), cfg.content, cfg.locales, list(cfg.languages),
-                                        cfg.source_language, list(cfg.front_matter_keys), cfg.translate_comments,
-                                        cfg.wrap, strict, [state.stamp(cfg.root / n) for n in glossary.NAMES]]))
-    store = state.CheckState(cfg.cache_dir, fingerprint)
-    try:
+    settings = (str(cfg.root), cfg.content, cfg.locales, cfg.languages, cfg.source_language, cfg.front_matter_keys,
+                cfg.translate_comments, cfg.wrap, strict, [state.stamp(cfg.root / n) for n in glossary.NAMES])
+    with state.CheckState(cfg.cache_dir, settings) as store:
         catalogs, entries = _check_notes(cfg, inv, langs, g, strict, jobs, store, issues)
-    finally:
-        store.close()
     stems = {rel[:-3] for rel in inv.notes}
     for lang in langs:
         for orphan in catalog.orphan_catalogs(cfg.locales_dir, lang, stems):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -48,10 +47,10 @@ class _Done:
     merged: list[catalog.Merged] = field(default_factory=list)
 
 
-def _fingerprint(cfg: Config, no_obsolete: bool) -> str:
-    parts = [cfg.content, cfg.locales, ",".join(cfg.languages), cfg.source_language,
-             ",".join(cfg.front_matter_keys), str(cfg.wrap), str(cfg.translate_comments), str(no_obsolete)]
-    return hashlib.blake2b("\0".join(parts).encode(), digest_size=8).hexdigest()
+def _settings(cfg: Config, no_obsolete: bool) -> tuple[object, ...]:
+    """What extract's records depend on besides the files they stamp."""
+    return (cfg.content, cfg.locales, cfg.languages, cfg.source_language, cfg.front_matter_keys, cfg.wrap,
+            cfg.translate_comments, no_obsolete)
 
 
 def recorded(cfg: Config) -> dict[str, state.Extracted]:
@@ -61,12 +60,9 @@ def recorded(cfg: Config) -> dict[str, state.Extracted]:
     language only while its stamp still matches.
     """
     for no_obsolete in (False, True):
-        store = state.ExtractState(cfg.cache_dir, _fingerprint(cfg, no_obsolete), write=False)
-        try:
+        with state.ExtractState(cfg.cache_dir, _settings(cfg, no_obsolete), write=False) as store:
             if not store.empty:
                 return store.load()
-        finally:
-            store.close()
     return {}
 
 
@@ -144,11 +140,8 @@ def extract(cfg: Config, *, no_obsolete: bool = False, jobs: int | None = None) 
     (disk full) leaves each catalog either as it was or fully updated, never half-written.
     """
     inv = project.inventory(cfg)
-    store = state.ExtractState(cfg.cache_dir, _fingerprint(cfg, no_obsolete))
-    try:
+    with state.ExtractState(cfg.cache_dir, _settings(cfg, no_obsolete)) as store:
         return _extract(cfg, inv, store, no_obsolete, jobs)
-    finally:
-        store.close()
 
 
 def _extract(cfg: Config, inv: project.Inventory, store: state.ExtractState, no_obsolete: bool,
@@ -160,7 +153,7 @@ def _extract(cfg: Config, inv: project.Inventory, store: state.ExtractState, no_
     for rel in inv.notes:
         seen = previous.get(rel)
         if not (seen is not None and seen.stamp == state.stamp(f"{content}/{rel}") and all(
-                state.stamp(f"{locales}/{lang}/LC_MESSAGES/{rel[:-3]}.po") == st
+                state.stamp(catalog.catalog_file(locales, lang, rel[:-3])) == st
                 for lang, st in seen.catalogs.items())):
             todo.append(rel)
 
@@ -193,14 +186,17 @@ def _extract(cfg: Config, inv: project.Inventory, store: state.ExtractState, no_
                 new += m.new
                 fuzzy += m.fuzzy
                 obsolete += m.obsolete
-        changed[done.rel] = state.Extracted(note_stamp, done.lang, {
-            m.path.parent.relative_to(cfg.locales_dir).parts[0]: st for m, st in zip(done.merged, stamps, strict=True)})
+        changed[done.rel] = state.Extracted(note_stamp, done.lang,
+                                            {m.lang: st for m, st in zip(done.merged, stamps, strict=True)})
     renamed = []
     for rel, by_lang in bases.items():
         for lang, old in by_lang.items():
             Path(old).unlink(missing_ok=True)
             renamed.append((Path(old), catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])))
-    project.forget(cfg, store.save(changed, inv.notes))  # deleted notes: drop their segmentation cache
+    notes = set(inv.notes)
+    gone = [rel for rel in previous if rel not in notes]
+    store.save(changed, gone)
+    project.forget(cfg, gone)  # deleted notes: drop their segmentation cache too
     return ExtractReport(
         notes=len(inv.notes), written=tuple(written), created=created, new=new, fuzzy=fuzzy, obsolete=obsolete,
         renamed=tuple(renamed), orphans=tuple(p for ps in orphans.values() for p in ps),

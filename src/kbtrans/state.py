@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from kbtrans import __version__
 
@@ -62,10 +62,11 @@ def stamp(path: str | os.PathLike[str]) -> str:
 class _Db:
     """The connection, opened on first use; every SQLite error turns the cache off (or resets it)."""
 
-    def __init__(self, cache_dir: Path, stage: str, fingerprint: str, *, write: bool) -> None:
+    def __init__(self, cache_dir: Path, stage: str, settings: object, *, write: bool) -> None:
         self.path = cache_dir / DB_NAME
         self.stage = stage
-        self.fingerprint = f"{__version__}:{_code()}:{hash_text(repr(_TABLES[stage]))}:{fingerprint}"
+        # Rows are trusted only when written by this code, with this schema and these settings.
+        self.fingerprint = hash_text(repr((__version__, _code(), _TABLES[stage], settings)))
         self.write = write
         self.con: sqlite3.Connection | None = None
         self.fresh = False  # the stage's tables were (re)created empty: nothing to read
@@ -75,7 +76,7 @@ class _Db:
         try:
             self._open()
         except (sqlite3.Error, OSError):
-            self._close()
+            self.close()
             if write:  # a damaged file: start again from an empty one
                 with contextlib.suppress(sqlite3.Error, OSError):
                     self.path.unlink(missing_ok=True)
@@ -105,7 +106,7 @@ class _Db:
                     con.execute(sql)
                 con.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (self.stage, self.fingerprint))
 
-    def _close(self) -> None:
+    def close(self) -> None:
         if self.con is not None:
             with contextlib.suppress(sqlite3.Error):
                 self.con.close()
@@ -141,14 +142,11 @@ class _Db:
                 for sql, rows in statements:
                     con.executemany(sql, rows)
         except sqlite3.DatabaseError:
-            self._close()
+            self.close()
             with contextlib.suppress(OSError):
                 self.path.unlink(missing_ok=True)  # a damaged file is not worth keeping
         except sqlite3.Error:
             pass  # locked by another run for too long, read-only, …: this run just does not record
-
-    def close(self) -> None:
-        self._close()
 
 
 @functools.lru_cache(maxsize=1)
@@ -171,6 +169,25 @@ def hash_text(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
+class _Stage:
+    """One stage's tables in the database; use as a context manager (it closes the connection)."""
+
+    stage = ""
+
+    def __init__(self, cache_dir: Path, settings: object, *, write: bool = True) -> None:
+        """``settings`` are what the rows depend on besides the files they stamp (a change forgets them)."""
+        self._db = _Db(cache_dir, self.stage, settings, write=write)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Extracted(NamedTuple):
     """What ``extract`` recorded for one note (a NamedTuple: thousands are read on every run)."""
 
@@ -182,11 +199,10 @@ class Extracted(NamedTuple):
     """Target language → :func:`stamp` of the catalog as extract left it."""
 
 
-class ExtractState:
+class ExtractState(_Stage):
     """``extract``'s table: note → its stamp, language and the stamps of its catalogs."""
 
-    def __init__(self, cache_dir: Path, fingerprint: str, *, write: bool = True) -> None:
-        self._db = _Db(cache_dir, "extract", fingerprint, write=write)
+    stage = "extract"
 
     @property
     def empty(self) -> bool:
@@ -203,19 +219,13 @@ class ExtractState:
                 out[note] = Extracted(st, lang, {k: v for k, _, v in pairs})
         return out
 
-    def save(self, changed: dict[str, Extracted], notes: Iterable[str]) -> list[str]:
-        """Record ``changed`` and forget the notes not in ``notes``; return those."""
-        keep = set(notes)
-        gone = [n for (n,) in self._db.query("SELECT note FROM extract") if n not in keep]
+    def save(self, changed: dict[str, Extracted], gone: Iterable[str] = ()) -> None:
+        """Record ``changed`` and forget the notes ``gone``."""
         self._db.change([
             ("INSERT OR REPLACE INTO extract VALUES(?, ?, ?, ?)",
              [(n, e.stamp, e.lang, " ".join(f"{k}={v}" for k, v in e.catalogs.items())) for n, e in changed.items()]),
             ("DELETE FROM extract WHERE note=?", [(n,) for n in gone]),
         ])
-        return gone
-
-    def close(self) -> None:
-        self._db.close()
 
 
 class Built(NamedTuple):
@@ -243,12 +253,11 @@ class Built(NamedTuple):
 _WARNING_KEYS = {"path", "line", "message"}
 
 
-class BuildState:
+class BuildState(_Stage):
     """``build``'s tables: per note and locale a :class:`Built` row, its heading map (read on demand)
     and the notes it links into (``build_deps``, indexed by the linked note)."""
 
-    def __init__(self, cache_dir: Path, fingerprint: str) -> None:
-        self._db = _Db(cache_dir, "build", fingerprint, write=True)
+    stage = "build"
 
     def load(self) -> dict[str, Built]:
         out = {}
@@ -312,9 +321,6 @@ class BuildState:
             ("DELETE FROM build WHERE key=?", forget),
         ])
 
-    def close(self) -> None:
-        self._db.close()
-
 
 class Checked(NamedTuple):
     """What ``check`` found in one note's catalog for one language, the key ``lang/note``."""
@@ -329,11 +335,10 @@ class Checked(NamedTuple):
     """Translated entries examined."""
 
 
-class CheckState:
+class CheckState(_Stage):
     """``check``'s table: per note and language, the issues found while note and catalog stay the same."""
 
-    def __init__(self, cache_dir: Path, fingerprint: str) -> None:
-        self._db = _Db(cache_dir, "check", fingerprint, write=True)
+    stage = "check"
 
     def load(self) -> dict[str, Checked]:
         return {key: Checked(st, issues, catalogs, entries) for key, st, issues, catalogs, entries in self._db.query(
@@ -347,6 +352,3 @@ class CheckState:
             ("INSERT OR REPLACE INTO checked VALUES(?, ?, ?, ?, ?)", [(k, *c) for k, c in changed.items()]),
             ("DELETE FROM checked WHERE key=?", [(k,) for k in gone]),
         ])
-
-    def close(self) -> None:
-        self._db.close()
