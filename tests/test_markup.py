@@ -71,3 +71,9 @@ def test_fit_keeps_an_element_and_a_parenthesis_from_forming_a_link() -> None:
     seg = Segment("См. [[a|b]] текст (https://x.org/1).", "paragraph", "", (Span(0, 0, 36),))
     assert splice.fit(seg, "Text [[a|b]](https://x.org/1) see.") == "Text [[a|b]]\\(https://x.org/1) see."
     assert splice.fit(seg, "See [[a|b]] text (https://x.org/1).") == "See [[a|b]] text (https://x.org/1)."
+    # A join the source has is the note's own markup: kept (once per join in the source).
+    seg = Segment("Смотри [[заметка]](подробнее) здесь.", "paragraph", "", (Span(0, 0, 36),))
+    assert splice.fit(seg, seg.text) == seg.text
+    assert splice.fit(seg, "See [[заметка]](more) here.") == "See [[заметка]](more) here."
+    twice = splice.fit(seg, "See [[заметка]](more), [[заметка]](again).")
+    assert twice == "See [[заметка]](more), [[заметка]]\\(again)."

@@ -7,6 +7,7 @@ translation; a translation with more lines than the source continues with the la
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 
 from kbtrans import markup
@@ -52,16 +53,21 @@ _STRAY_WIKI = re.compile(r"(?<!\\)\[\[")
 
 
 def _neutralise_stray(text: str, source: str) -> str:
-    """Escape ``$`` and backticks outside the protected elements (code spans, math, targets, …), and
-    ``[[`` where the translation has more of them than the source.
+    """Escape ``$`` and backticks outside the protected elements (code spans, math, targets, …), ``[[``
+    where the translation has more of them than the source, and a ``(`` a translation put right after an
+    element that ends with ``]`` (``[[note]](``, ``[^1](``: the scanner sees no link there, Markdown reads
+    one) unless the source has that same element before a ``(``.
 
-    Unpaired in the segment, they could still pair with a delimiter of the next segment of the same
-    paragraph (a callout's title and body) and swallow it into a code span, formula or wikilink.
+    Unpaired in the segment, ``$``, backticks and ``[[`` could still pair with a delimiter of the next
+    segment of the same paragraph (a callout's title and body) and swallow it into a code span, formula or
+    wikilink.
     """
     wiki = "[[" in text and len(_STRAY_WIKI.findall(markup.plain_text(text))) > len(
         _STRAY_WIKI.findall(markup.plain_text(source)))
-    if "$" not in text and "`" not in text and not wiki:
+    joins = "](" in text
+    if "$" not in text and "`" not in text and not wiki and not joins:
         return text
+    allowed = Counter(_joined(source)) if joins else Counter()
     out, pos = [], 0
 
     def clean(part: str) -> str:
@@ -70,20 +76,21 @@ def _neutralise_stray(text: str, source: str) -> str:
 
     for e in markup.scan(text):
         out.append(clean(text[pos:e.start]))
-        out.append(text[e.start:e.end])
+        element = text[e.start:e.end]
+        out.append(element)
         pos = e.end
+        if element.endswith("]") and text.startswith("(", pos):
+            if allowed[element] > 0:
+                allowed[element] -= 1
+            else:
+                out.append("\\")
     out.append(clean(text[pos:]))
     return "".join(out)
 
 
-def _link_joins(text: str) -> list[int]:
-    """Positions of each ``(`` right after a protected element that ends with ``]`` (``[[note]](``,
-    ``[^1](``): the scanner sees no link there, Markdown reads one (the element's text, then a destination)."""
-    if "](" not in text:
-        return []
-    elements = markup.scan(text)
-    return [e.end for e in elements if text.startswith("(", e.end) and text[e.end - 1] == "]"
-            and not any(x.start <= e.end < x.end for x in elements)]
+def _joined(text: str) -> list[str]:
+    """The protected elements of ``text`` that end with ``]`` and are followed by ``(``."""
+    return [text[e.start:e.end] for e in markup.scan(text) if text[e.end - 1] == "]" and text.startswith("(", e.end)]
 
 
 _YAML_PLAIN_UNSAFE = re.compile(r"""^[\s\-?:,\[\]{}#&*!|>'"%@`]|: |\s#|\s$|^$|:$""")
@@ -120,14 +127,7 @@ def fit(segment: Segment, text: str) -> str | None:
     lines = [line for line in lines if line.strip()]
     if not lines:
         return None
-    joined = _neutralise_stray("\n".join(lines), segment.text)
-    joins = _link_joins(joined)
-    if joins:
-        if _link_joins(segment.text):
-            return None  # the source has such a join too: which one is new cannot be told
-        for pos in reversed(joins):  # "](" the translation brought together: keep it from linking
-            joined = joined[:pos] + "\\" + joined[pos:]
-    lines = joined.split("\n")
+    lines = _neutralise_stray("\n".join(lines), segment.text).split("\n")
     if segment.single_line:
         one = " ".join(lines)
         if segment.kind.startswith("table"):
