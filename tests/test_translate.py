@@ -330,6 +330,25 @@ def test_unusable_output_is_tried_again(cli: Callable[..., Result], tmp_path: Pa
     assert messages(kb)[("locales/en/LC_MESSAGES/a.po", "Первый абзац.")].msgstr.startswith("[‼")
 
 
+def test_a_translators_draft_over_a_kept_source_is_never_replaced(cli: Callable[..., Result], tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The retry of an unusable output is for the source text standing in, not for what a translator wrote
+    there (and left fuzzy, with kbtrans' comment still on it)."""
+    import polib
+
+    kb = make_kb(tmp_path / "kb", {"a.md": "Первый абзац.\n"})
+    monkeypatch.setenv("KBTRANS_ENGINE_EMPTY", f"{ENGINES}:empty")
+    assert cli("-C", kb, "translate", "--engine", "empty").exit_code == 0
+    path = kb / "locales" / "en" / "LC_MESSAGES" / "a.po"
+    po = polib.pofile(str(path), wrapwidth=0)
+    po.find("Первый абзац.").msgstr = "First paragraph (my draft, still fuzzy)."
+    po.save()
+    r = cli("-C", kb, "translate", "--engine", "pseudo")
+    assert r.exit_code == 0 and "Nothing to translate" in r.stdout, r.output
+    kept = messages(kb)[("locales/en/LC_MESSAGES/a.po", "Первый абзац.")]
+    assert kept.msgstr == "First paragraph (my draft, still fuzzy)." and kept.fuzzy
+
+
 def test_shortcut_reference_links_survive_machine_translation(cli: Callable[..., Result], tmp_path: Path) -> None:
     """``[Руководство]`` links through its definition: MT must keep it whole, not fall back to the source."""
     note = ("Читайте [Руководство] перед началом работы.\n\nСкобки [без ссылки] переводятся.\n\n"

@@ -125,8 +125,9 @@ def _wanted(m: catalog.Message, refresh: bool) -> bool:
         return False
     if not m.msgstr:
         return True
-    if m.fuzzy and any(c.startswith(REPAIR_PREFIX) and placeholders.KEPT_SOURCE in c for c in m.comments):
-        return True  # the model's output was unusable last time: the source text stands in, try again
+    if (m.fuzzy and m.msgstr == m.msgid
+            and any(c.startswith(REPAIR_PREFIX) and placeholders.KEPT_SOURCE in c for c in m.comments)):
+        return True  # the model's output was unusable last time and the source text still stands in: try again
     return (refresh and m.fuzzy and m.previous_msgid is not None
             and any(c.startswith(MT_PREFIX) for c in m.comments))
 
