@@ -144,6 +144,39 @@ def test_unwritable_output_is_an_error_not_a_traceback(cli, kb: Path) -> None:
     assert "Check that the path is a writable folder" in r.stderr and "Traceback" not in r.output
 
 
+def test_full_disk_names_the_file_and_keeps_the_old_one(cli, kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails half-way (disk full: the error names no file) names the catalog, says what to do,
+    and leaves the file as it was."""
+    import errno
+    import os
+
+    _two_notes(kb)
+    assert cli("-C", kb, "extract").exit_code == 0
+    po = kb / "locales" / "en" / "LC_MESSAGES" / "a.po"
+    before = po.read_bytes()
+    (kb / "content" / "a.md").write_text("# Заметка\n\nДругой текст.\n", encoding="utf-8")
+    real = os.fdopen
+
+    class Full:
+        def __init__(self, fd: int, mode: str) -> None:
+            self.fh = real(fd, mode)
+
+        def __enter__(self) -> Full:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.fh.close()
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("kbtrans.fsutil.os.fdopen", Full)
+    r = cli("-C", kb, "extract")
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert f"{po}: No space left on device. Free some disk space and run the command again" in r.stderr
+    assert po.read_bytes() == before and not list(po.parent.glob(".*.tmp"))
+
+
 @pytest.mark.parametrize("command", [["build"], ["check"], ["stats"], ["translate", "--engine", "pseudo"]])
 def test_unknown_target_language(cli, kb: Path, command: list[str]) -> None:
     _two_notes(kb)

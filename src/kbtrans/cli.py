@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 user error (one paragraph naming the file/line and what to d
 from __future__ import annotations
 
 import atexit
+import errno
 import functools
 import gc
 import os
@@ -448,6 +449,15 @@ def models_install(
         say(f"installed {m.name} {m.version} ({m.from_code} → {m.to_code}) in {m.path}")
 
 
+_OS_HINTS = {
+    errno.ENOSPC: "Free some disk space",
+    errno.EDQUOT: "Free some disk space (the quota is full)",
+    errno.EACCES: "Check the permissions of the path",
+    errno.EPERM: "Check the permissions of the path",
+    errno.EROFS: "The file system is read-only: choose a writable folder (the option or config key that names it)",
+}
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one message and exit code 1."""
     try:
@@ -457,9 +467,10 @@ def main() -> None:
         sys.exit(1)
     except OSError as exc:  # the file system said no (a file where a folder should be, disk full, read-only, …)
         where = f"{exc.filename}: " if exc.filename else ""
-        warn(f"{where}{exc.strerror or exc}. Check that the path is a writable folder (or fix the option or "
-             "config key that names it) and run the command again; files already written are complete.",
-             label="kbtrans: error:", style="red")
+        what = _OS_HINTS.get(exc.errno or 0, "Check that the path is a writable folder (or fix the option or "
+                             "config key that names it)")
+        warn(f"{where}{exc.strerror or exc}. {what} and run the command again; files already written are "
+             "complete.", label="kbtrans: error:", style="red")
         sys.exit(1)
     except InternalError as exc:
         say(f"kbtrans: internal error (a bug, please report it): {exc}", stderr=True)

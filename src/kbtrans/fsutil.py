@@ -13,19 +13,28 @@ def write_atomic(path: Path, data: bytes) -> None:
 
     A reader (or a crash) never sees a half-written file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _naming(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:  # name the file the user asked for, not the temporary one
-            raise OSError(exc.errno, exc.strerror, str(path)) from None
-    except BaseException:
+        os.replace(tmp, path)
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from None
         raise
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` naming the file the user asked for (not a temporary file, not nothing: a full disk names none)."""
+    if exc.filename == str(path) or exc.errno is None:
+        return exc
+    return OSError(exc.errno, exc.strerror, str(path))
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
