@@ -279,9 +279,7 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None)
     """Write ``<output>/<lang>/<note>`` for every note and language, and copy attachments."""
     inv = project.inventory(cfg)
     langs = cfg.select_languages(options.languages)
-    settings = (cfg.content, cfg.locales, cfg.output, cfg.languages, cfg.source_language, cfg.front_matter_keys,
-                cfg.translate_comments, options.reviewed_only, options.min_translated)
-    with state.BuildState(cfg.cache_dir, settings) as store:
+    with state.BuildState(cfg.cache_dir, (cfg.settings(), options.reviewed_only, options.min_translated)) as store:
         previous = store.load()
         # 1. Which notes need planning: inputs changed, or their output is not what we wrote.
         # (string paths: this loop runs for every note and locale on every build)

@@ -18,6 +18,7 @@ Severity:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import Counter
@@ -586,16 +587,6 @@ class _NoteResult:
     """Per language: (issues, catalogs examined, translated entries examined)."""
 
 
-def check_catalog(cfg: Config, note: Note, lang: str, g: glossary.Glossary,
-                  *, strict: bool = False, fresh: bool = False) -> tuple[list[Issue], int]:
-    """Issues of ``note``'s catalog for ``lang``, and how many translated entries were examined.
-
-    ``fresh`` says the last ``extract`` saw this very note and catalog (same size and mtime), so
-    ``extract`` would skip it: the (costly) merge that detects a stale catalog is not needed.
-    """
-    return _check_catalog(cfg, note.path, note.lang, lambda: note, lang, g, strict, fresh)
-
-
 class _Lazy:
     """A note segmented only when needed (a fresh catalog without translations to check needs none)."""
 
@@ -610,7 +601,7 @@ class _Lazy:
 
 
 def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[], Note], lang: str,
-                   g: glossary.Glossary, strict: bool, fresh: bool) -> tuple[list[Issue], int]:
+                   g: glossary.Glossary, fresh: bool) -> tuple[list[Issue], int]:
     path = catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])
     name = cfg.display(path)
     ref = project.source_ref(cfg, rel)
@@ -649,13 +640,12 @@ def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[],
     for m in todo:
         kind = next((c.split(" · ", 1)[0] for c in m.comments if c.startswith("footnote")), "")
         e = Entry(m.msgid, m.msgstr, segs.get(m.msgid), note_lang, lang, g, comments, kind, refs)
-        for f in findings(e):
-            sev = ERROR if strict and f.code.startswith("glossary-") else f.severity
-            issues.append(Issue(sev, f.code, name, m.line, _excerpt(m.msgid), f.message, f.hint))
+        issues.extend(Issue(f.severity, f.code, name, m.line, _excerpt(m.msgid), f.message, f.hint)
+                      for f in findings(e))
     return issues, len(todo)
 
 
-def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary, strict: bool,
+def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary,
          job: tuple[str, frozenset[str], str | None]) -> _NoteResult | KbtransError:
     rel, fresh, known_lang = job
     get_note = _Lazy(cfg, rel)
@@ -671,14 +661,14 @@ def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary, strict: bool
                                         "delete it (the note is written in this language)")]
                                  if own.exists() else [], 0, 0)
                 continue
-            found, n = _check_catalog(cfg, rel, note_lang, get_note, lang, g, strict, lang in fresh)
+            found, n = _check_catalog(cfg, rel, note_lang, get_note, lang, g, lang in fresh)
             by_lang[lang] = (found, 1, n)
     except KbtransError as exc:
         return exc
     return _NoteResult(by_lang)
 
 
-def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g: glossary.Glossary, strict: bool,
+def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g: glossary.Glossary,
                  jobs: int | None, store: state.CheckState, issues: list[Issue]) -> tuple[int, int]:
     """Check every note's catalogs (reusing what ``store`` holds for unchanged ones) into ``issues``;
     return (catalogs, entries) examined."""
@@ -710,7 +700,7 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
         fresh = frozenset(lang for lang in langs if known is not None and known.stamp == note_stamp
                           and po[lang] and known.catalogs.get(lang) == po[lang])
         work.append((rel, fresh, known.lang if fresh and known is not None else None))
-    results = list(parallel.pmap(partial(_one, cfg, langs, g, strict), work, jobs=jobs))
+    results = list(parallel.pmap(partial(_one, cfg, langs, g), work, jobs=jobs))
     changed: dict[str, state.Checked] = {}
     for (rel, _, _), r in zip(work, results, strict=True):
         if isinstance(r, KbtransError):
@@ -769,10 +759,11 @@ def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
     inv = project.inventory(cfg)
     # What an earlier check found in a catalog stands while the note, the catalog, the glossary and the
     # settings are the same (a re-run, a pre-commit hook or `build --strict` re-checks only what changed).
-    settings = (str(cfg.root), cfg.content, cfg.locales, cfg.languages, cfg.source_language, cfg.front_matter_keys,
-                cfg.translate_comments, cfg.wrap, strict, [state.stamp(cfg.root / n) for n in glossary.NAMES])
+    settings = (cfg.settings(), [state.stamp(cfg.root / n) for n in glossary.NAMES])
     with state.CheckState(cfg.cache_dir, settings) as store:
-        catalogs, entries = _check_notes(cfg, inv, langs, g, strict, jobs, store, issues)
+        catalogs, entries = _check_notes(cfg, inv, langs, g, jobs, store, issues)
+    if strict:  # applied after the cache, which holds what check finds either way
+        issues = [dataclasses.replace(i, severity=ERROR) if i.code.startswith("glossary-") else i for i in issues]
     stems = {rel[:-3] for rel in inv.notes}
     for lang in langs:
         for orphan in catalog.orphan_catalogs(cfg.locales_dir, lang, stems):

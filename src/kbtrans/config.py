@@ -19,6 +19,10 @@ from kbtrans.errors import ConfigError
 CONFIG_NAME = "kbtrans.toml"
 
 
+#: Settings that only machine translation reads.
+_MT_KEYS = frozenset({"engine", "threads", "device"})
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings of one knowledge base. Field defaults are the documented defaults."""
@@ -63,6 +67,11 @@ class Config:
     @property
     def cache_dir(self) -> Path:
         return self.root / ".kbtrans"
+
+    def settings(self) -> tuple[object, ...]:
+        """What extract, build and check results depend on besides the files: every setting but the
+        machine-translation ones (their caches are forgotten when it changes)."""
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _MT_KEYS)
 
     def display(self, path: Path) -> str:
         """``path`` as messages name it: relative to the project root when inside it, else as it is."""

@@ -49,8 +49,7 @@ class _Done:
 
 def _settings(cfg: Config, no_obsolete: bool) -> tuple[object, ...]:
     """What extract's records depend on besides the files they stamp."""
-    return (cfg.content, cfg.locales, cfg.languages, cfg.source_language, cfg.front_matter_keys, cfg.wrap,
-            cfg.translate_comments, no_obsolete)
+    return cfg.settings(), no_obsolete
 
 
 def recorded(cfg: Config) -> dict[str, state.Extracted]:
