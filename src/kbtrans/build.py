@@ -116,7 +116,7 @@ def plan_note(cfg: Config, note: Note, lang: str, reviewed_only: bool) -> _Plan:
             from kbtrans import check, splice
 
             problems = check.blocking(seg, msg.msgstr, note.lang, lang, comments=comments,
-                                      references=frozenset(note.references))
+                                      references=note.references)
             fitted = None if problems else splice.fit(seg, msg.msgstr)
             if problems:
                 warnings.append(Problem(po_name, msg.line, "translation changes the markup ("

@@ -633,7 +633,7 @@ def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[],
     refs: frozenset[str] = frozenset()
     if any(m.msgstr != m.msgid for m in todo):
         note = get_note()
-        refs = frozenset(note.references)
+        refs = note.references
         for seg in note.entries:
             segs.setdefault(seg.text, seg)
     comments = not cfg.translate_comments

@@ -5,10 +5,8 @@ Exit codes: 0 ok, 1 user error (one paragraph naming the file/line and what to d
 
 from __future__ import annotations
 
-import atexit
 import errno
 import functools
-import gc
 import os
 import sys
 from dataclasses import dataclass
@@ -20,11 +18,6 @@ import typer
 from kbtrans import __version__
 from kbtrans import config as config_mod
 from kbtrans.errors import CheckFailed, InternalError, KbtransError
-
-# At exit, the interpreter's last garbage collection would walk every object of every module loaded
-# (~15 ms a command, a tenth of a small re-run) only to find what the process exit frees anyway. Frozen
-# objects are skipped; atexit handlers (registered later, so run earlier) and reference counting still run.
-atexit.register(gc.freeze)
 
 app = typer.Typer(
     name="kbtrans",

@@ -57,9 +57,8 @@ _PATTERN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
-_LETTER = re.compile(r"[^\W\d_]")
 #: A letter of any script: ``LETTER.search(text)`` says whether ``text`` has words at all.
-LETTER = _LETTER
+LETTER = re.compile(r"[^\W\d_]")
 #: A Russian word (hyphenated ones included).
 CYRILLIC_WORD = re.compile(r"[А-Яа-яЁё][А-Яа-яЁё\-]*")
 #: Languages written in Cyrillic (for language detection and script checks).
@@ -245,6 +244,6 @@ def has_translatable_text(text: str, *, comments: bool = True) -> bool:
     plain = plain_text(text, comments=comments)
     if _LETTERS3.search(plain):
         return True  # a quantity never holds three letters in a row, nor touches one: fast path
-    if _LETTER.search(plain) is None:
+    if LETTER.search(plain) is None:
         return False
-    return _LETTER.search(_QUANTITY.sub(" ", plain)) is not None
+    return LETTER.search(_QUANTITY.sub(" ", plain)) is not None

@@ -110,7 +110,7 @@ class Note:
     """Its segments in document order (translatable or not)."""
     lang_span: Span | None = None
     """Where the front matter's ``lang`` value is, if the note has one."""
-    references: tuple[str, ...] = ()
+    references: frozenset[str] = frozenset()
     """Labels of the note's reference definitions (``[label]: url``), normalised as markdown-it does."""
 
     @property

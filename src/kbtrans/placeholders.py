@@ -194,10 +194,12 @@ def _elements(text: str, keep_terms: Sequence[str], comments: bool, references: 
         el.partner = len(els) - 1
     els = _renumber(els)
     # A shortcut reference link "[label]" is its label: translated, it would no longer link.
-    for start, end in markup.shortcut_spans(text, references):
+    shortcuts = markup.shortcut_spans(text, references)
+    for start, end in shortcuts:
         if _free(els, start, end):
             els.append(_El(start, end, SHORTCUT))
-    els = _renumber(els)
+    if shortcuts:
+        els = _renumber(els)
     # Inline footnotes: "^[" pairs with its "]".
     for i, el in enumerate(list(els)):
         if el.kind == markup.INLINE_FOOTNOTE and el.partner < 0:

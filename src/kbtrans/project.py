@@ -152,7 +152,7 @@ def segment_cached(cfg: Config, rel: str, source: Source, digest: str) -> Note:
         data = {"key": key, "digest": digest, "lang": note.lang,
                 "lang_span": [note.lang_span.line, note.lang_span.start, note.lang_span.end]
                 if note.lang_span else None,
-                "references": list(note.references),
+                "references": sorted(note.references),
                 "segments": [[s.text, s.kind, s.section, [[sp.line, sp.start, sp.end] for sp in s.spans],
                               s.single_line, s.translatable, s.quote] for s in note.segments]}
         with contextlib.suppress(OSError):  # a cache that cannot be written is no error
@@ -182,7 +182,7 @@ def _note_from_json(rel: str, source: Source, data: dict[str, Any]) -> Note:
     references = data["references"]
     if not isinstance(data["lang"], str) or not all(isinstance(r, str) for r in references):
         raise ValueError("segmentation cache entry is damaged")
-    return Note(rel, data["lang"], source, segments, lang_span, tuple(references))
+    return Note(rel, data["lang"], source, segments, lang_span, frozenset(references))
 
 
 def _span(source: Source, value: Any) -> Span:

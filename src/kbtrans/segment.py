@@ -493,4 +493,4 @@ def segment(path: str, source: Source, *, front_matter_keys: Iterable[str], lang
     segments = tuple(sorted(w.segments, key=lambda seg: (seg.spans[0].line, seg.spans[0].start)))
     lang = language_tag(w.lang_value, languages) if w.lang_value else detect_language(segments, languages,
                                                                                      source_language)
-    return Note(path, lang, source, segments, w.lang_span, tuple(sorted(env.get("references", {}))))
+    return Note(path, lang, source, segments, w.lang_span, frozenset(env.get("references", {})))

@@ -216,7 +216,7 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
             for m in catalog.read(path):
                 if _wanted(m, options.refresh):
                     items.append(_Item(path, note.lang, lang, m.msgid, tuple(by_text.get(m.msgid, ())),
-                                       frozenset(note.references), m.msgstr))
+                                       note.references, m.msgstr))
 
     # 1. Translation memory.
     writer = _Writer(cfg.wrap)
@@ -241,7 +241,7 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
     masks: dict[tuple[str, frozenset[str]], placeholders.Masked] = {}
     n_copied = 0
     for it in to_engine:
-        refs = frozenset(markup.shortcut_references(it.msgid, it.references)) if it.references else frozenset()
+        refs = frozenset(markup.shortcut_references(it.msgid, it.references))
         key = (it.msgid, refs)
         mask = masks.get(key)
         if mask is None:
