@@ -373,19 +373,20 @@ def _prose(e: Entry, text: str) -> str:
     return markup.plain_text(text, comments=e.comments)  # memoised there
 
 
-_SHORTCUT_REF = re.compile(r"\[[^\[\]\n]*\](?![(\[:])")
-
-
-def _words_prose(text: str, comments: bool) -> str:
-    """Prose without ``[shortcut reference]`` labels: they must stay as in the source, in any script."""
-    return _SHORTCUT_REF.sub(" ", markup.plain_text(text, comments=comments))
+def _words_prose(text: str, comments: bool, references: frozenset[str]) -> str:
+    """Prose without shortcut reference links ``[label]`` (of the note's ``references``): a label must stay
+    as in the source, in any script."""
+    spans = markup.shortcut_spans(text, references)
+    for start, end in reversed(spans):
+        text = text[:start] + " " + text[end:]
+    return markup.plain_text(text, comments=comments)
 
 
 def check_script(e: Entry) -> Iterator[Finding]:
     """Cyrillic left in an English translation; Latin-only text in a Russian one (warnings)."""
     if e.msgstr == e.msgid:
         return
-    prose = _words_prose(e.msgstr, e.comments)
+    prose = _words_prose(e.msgstr, e.comments, e.references)
     if e.target_lang == "en" and _CYR.search(prose):
         words = [w for w in markup.CYRILLIC_WORD.findall(prose) if w.lower() not in e.glossary.words]
         if words:
@@ -505,7 +506,8 @@ STRICT_ONLY_CHECKS: tuple[Check, ...] = tuple(c for c in ENTRY_CHECKS if c not i
 _MENTION = re.compile(r"«[^»\n]*»|“[^”\n]*”|\"[^\"\n]*\"|\([^()\n]*\)|(\*{1,2}|_{1,2})[^*_\n]+\1")
 
 
-def left_over_cyrillic(msgid: str, msgstr: str, *, comments: bool = True) -> list[str]:
+def left_over_cyrillic(msgid: str, msgstr: str, *, comments: bool = True,
+                       references: frozenset[str] = frozenset()) -> list[str]:
     """Russian words of ``msgid`` left in an English ``msgstr`` that differs from it (half-done work).
 
     Only words of four or more letters that occur in the source count (short ones such as «или», «тут»
@@ -516,12 +518,12 @@ def left_over_cyrillic(msgid: str, msgstr: str, *, comments: bool = True) -> lis
     """
     if msgstr == msgid:
         return []
-    prose = _words_prose(msgstr, comments)
+    prose = _words_prose(msgstr, comments, references)
     # Words quoted, emphasised or in parentheses are mentions ("the term «предобучение»"), not leftovers.
     cyr = markup.CYRILLIC_WORD.findall(_MENTION.sub(" ", prose))
     if not cyr:
         return []
-    source = {w.lower() for w in markup.CYRILLIC_WORD.findall(_words_prose(msgid, comments))}
+    source = {w.lower() for w in markup.CYRILLIC_WORD.findall(_words_prose(msgid, comments, references))}
     long = [w for w in cyr if len(w) >= 4]
     left = [w for w in long if w.lower() in source]
     if not left:
@@ -547,7 +549,7 @@ def blocking(segment: Segment, msgstr: str, source_lang: str, target_lang: str, 
     for c in BLOCKING_CHECKS:
         out.extend(f.message for f in c(e) if f.severity == ERROR)
     if target_lang == "en":
-        left = left_over_cyrillic(segment.text, msgstr, comments=comments)
+        left = left_over_cyrillic(segment.text, msgstr, comments=comments, references=references)
         if left:
             out.append(f"Russian words left in the English translation: {_short(' '.join(left[:6]), 50)!r}")
     return out
