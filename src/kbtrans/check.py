@@ -674,7 +674,7 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
                  jobs: int | None, store: state.CheckState, issues: list[Issue]) -> tuple[int, int]:
     """Check every note's catalogs (reusing what ``store`` holds for unchanged ones) into ``issues``;
     return (catalogs, entries) examined."""
-    from kbtrans.extract import recorded
+    from kbtrans.extract import recorded, recorded_language
 
     previous = store.load()
     seen = recorded(cfg)
@@ -701,7 +701,7 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
         known = seen.get(rel)
         fresh = frozenset(lang for lang in langs if known is not None and known.stamp == note_stamp
                           and po[lang] and known.catalogs.get(lang) == po[lang])
-        work.append((rel, fresh, known.lang if fresh and known is not None else None))
+        work.append((rel, fresh, recorded_language(known, note_stamp)))
     results = list(parallel.pmap(partial(_one, cfg, langs, g), work, jobs=jobs))
     changed: dict[str, state.Checked] = {}
     for (rel, _, _), r in zip(work, results, strict=True):

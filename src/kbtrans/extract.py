@@ -65,6 +65,11 @@ def recorded(cfg: Config) -> dict[str, state.Extracted]:
     return {}
 
 
+def recorded_language(seen: state.Extracted | None, note_stamp: str) -> str | None:
+    """The language extract recorded for a note, while the note (its :func:`kbtrans.state.stamp`) is the same."""
+    return seen.lang if seen is not None and seen.stamp == note_stamp else None
+
+
 def _project_name(cfg: Config) -> str:
     return cfg.root.name or "kbtrans"
 

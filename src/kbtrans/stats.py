@@ -26,9 +26,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kbtrans import catalog, parallel, project
+from kbtrans import catalog, parallel, project, state
 from kbtrans.config import Config
 from kbtrans.errors import KbtransError
+from kbtrans.extract import recorded, recorded_language
 
 #: The categories, in display order.
 CATEGORIES = ("reviewed", "machine", "fuzzy", "untranslated", "obsolete")
@@ -194,43 +195,37 @@ def count(messages: Iterable[catalog.Message]) -> tuple[Counts, Counts]:
     return Counts(**seg), Counts(**words)
 
 
-def _one(cfg: Config, job: tuple[str, str, str | None]) -> NoteStats | KbtransError | None:
-    """The counts of one catalog; None when it is in its note's own language (never used, not progress)."""
-    lang, stem, note_lang = job
-    path = catalog.catalog_path(cfg.locales_dir, lang, stem)
-    note = stem + ".md"
+def _one(cfg: Config, job: tuple[str, str | None, tuple[str, ...]]) -> list[NoteStats] | KbtransError:
+    """The counts of one note's catalogs (``langs``), but for one in the note's own language (never used)."""
+    rel, note_lang, langs = job
     try:
-        if (note_lang or project.load_note(cfg, note).lang) == lang:
-            return None
-        segments, words = count(catalog.read(path))
+        own = note_lang or project.load_note(cfg, rel).lang
+        out = []
+        for lang in langs:
+            if lang != own:
+                path = catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])
+                segments, words = count(catalog.read(path))
+                out.append(NoteStats(lang, rel, cfg.display(path), segments, words))
+        return out
     except KbtransError as exc:
         return exc
-    try:
-        name = path.relative_to(cfg.root).as_posix()
-    except ValueError:
-        name = str(path)
-    return NoteStats(lang, note, name, segments, words)
 
 
 def stats(cfg: Config, languages: Sequence[str] = (), *, jobs: int | None = None) -> StatsReport:
     """Count the entries and words of every catalog of ``languages`` (default: all configured)."""
     langs = cfg.select_languages(languages)
     # The catalogs of the KB's notes: one without a note (deleted or renamed) is no progress (`check` reports it).
-    from kbtrans import state
-    from kbtrans.extract import recorded
-
     seen = recorded(cfg)
-    jobs_list: list[tuple[str, str, str | None]] = []
+    work: list[tuple[str, str | None, tuple[str, ...]]] = []
     for rel in project.inventory(cfg).notes:
-        known = seen.get(rel)
-        note_lang = known.lang if known is not None and known.stamp == state.stamp(cfg.content_dir / rel) else None
-        jobs_list.extend((lang, rel[:-3], note_lang) for lang in langs
-                         if catalog.catalog_path(cfg.locales_dir, lang, rel[:-3]).is_file())
-    results = list(parallel.pmap(partial(_one, cfg), jobs_list, jobs=jobs))
-    for r in results:
+        present = tuple(lang for lang in langs if catalog.catalog_path(cfg.locales_dir, lang, rel[:-3]).is_file())
+        if present:
+            work.append((rel, recorded_language(seen.get(rel), state.stamp(cfg.content_dir / rel)), present))
+    rows: list[NoteStats] = []
+    for r in parallel.pmap(partial(_one, cfg), work, jobs=jobs):
         if isinstance(r, KbtransError):
             raise r
-    rows = [r for r in results if isinstance(r, NoteStats)]
+        rows.extend(r)
     return StatsReport(tuple(rows), langs)
 
 
