@@ -68,45 +68,43 @@ class NoteIndex:
 
     @functools.cached_property
     def paths(self) -> dict[str, str]:
-        return {n[:-3].casefold(): n for n in self.notes}
+        return {answers_to(n)[0]: n for n in self.notes}
 
     @functools.cached_property
     def names(self) -> dict[str, str]:
         names: dict[str, list[str]] = {}
         for n in self.notes:
-            names.setdefault(posixpath.basename(n[:-3]).casefold(), []).append(n)
+            names.setdefault(answers_to(n)[1], []).append(n)
         return {k: v[0] for k, v in names.items() if len(v) == 1}
 
-    def wikilink(self, target: str, current: str) -> str | None:
+    def wikilink(self, target: str, current: str) -> tuple[str | None, tuple[str, ...]]:
+        """The note a wikilink ``target`` in ``current`` points to (None if none), and the keys a note added
+        or removed later could change that by (none when found by its exact path)."""
         if not target:
-            return current
-        key, relative = self.wikilink_keys(target, current)
-        return self.paths.get(key) or self.names.get(key) or self.paths.get(relative)
-
-    @staticmethod
-    def wikilink_keys(target: str, current: str) -> tuple[str, str]:
-        """What a wikilink ``target`` is looked up as: a path or file name, then a path relative to ``current``."""
+            return current, ()
         key = target[:-3] if target.lower().endswith(".md") else target
         key = key.strip().casefold()
-        return key, posixpath.normpath(posixpath.join(posixpath.dirname(current[:-3]), key))
+        note = self.paths.get(key)
+        if note is not None:
+            return note, ()
+        relative = posixpath.normpath(posixpath.join(posixpath.dirname(current[:-3]), key))
+        return self.names.get(key) or self.paths.get(relative), (key, relative)
 
-    def mdlink(self, target: str, current: str) -> str | None:
+    def mdlink(self, target: str, current: str) -> tuple[str | None, tuple[str, ...]]:
+        """Like :meth:`wikilink` for a Markdown link's destination (a path relative to ``current``)."""
         if not target:
-            return current
-        keys = self.mdlink_keys(target, current)
-        return self.paths.get(keys[0]) if keys else None
-
-    @staticmethod
-    def mdlink_keys(target: str, current: str) -> tuple[str, ...]:
-        """What a Markdown link ``target`` is looked up as (a note path), or () when it is not a note."""
+            return current, ()
         if "://" in target or target.startswith(("mailto:", "/")):
-            return ()
+            return None, ()
         path = posixpath.normpath(posixpath.join(posixpath.dirname(current), unquote(target)))
-        return (path[:-3].casefold(),) if path.lower().endswith(".md") else ()
+        if not path.lower().endswith(".md"):
+            return None, ()
+        note = self.paths.get(path[:-3].casefold())
+        return note, () if note is not None else (path[:-3].casefold(),)
 
 
 def answers_to(note: str) -> tuple[str, str]:
-    """The keys a note is found by (:meth:`NoteIndex.wikilink_keys`): its path and its file name."""
+    """The keys a note is found by: its path and its file name (case-folded, without ``.md``)."""
     return note[:-3].casefold(), posixpath.basename(note[:-3]).casefold()
 
 
@@ -135,9 +133,9 @@ def rewrite(text: str, current: str, index: NoteIndex, lookup: Lookup, used: set
     def wiki(m: re.Match[str]) -> str:
         if inside(m.start()) or m.group(3).startswith("^"):
             return m.group()
-        note = index.wikilink(m.group(2), current)
-        if used is not None and m.group(2):
-            used.update(KEY + k for k in index.wikilink_keys(m.group(2), current))
+        note, watch = index.wikilink(m.group(2), current)
+        if used is not None:
+            used.update(KEY + k for k in watch)
         if note is None:
             return m.group()
         if used is not None:
@@ -154,9 +152,9 @@ def rewrite(text: str, current: str, index: NoteIndex, lookup: Lookup, used: set
     def md(m: re.Match[str]) -> str:
         if inside(m.start()):
             return m.group()
-        note = index.mdlink(m.group(2), current)
-        if used is not None and m.group(2):
-            used.update(KEY + k for k in index.mdlink_keys(m.group(2), current))
+        note, watch = index.mdlink(m.group(2), current)
+        if used is not None:
+            used.update(KEY + k for k in watch)
         if note is None:
             return m.group()
         if used is not None:
