@@ -245,7 +245,7 @@ def test_duplicate_msgid_and_bom(cli, kb: Path) -> None:
     for command in ("extract", "build"):
         r = cli("-C", kb, command)
         assert r.exit_code == 1, r.output
-        assert f"n.po:{dup}: the msgid of line" in r.stderr and "appears again here" in r.stderr
+        assert f"n.po:{dup}: this entry repeats the msgid of the entry at line" in r.stderr
     assert "First paragraph." in path.read_text(encoding="utf-8")  # nothing was dropped
 
 

@@ -141,13 +141,16 @@ def _check_duplicates(path: Path, messages: Iterable[tuple[str | None, str, bool
             continue
         first = seen.setdefault((ctxt, msgid), line)
         if first != line:
-            raise CatalogError(f"the msgid of line {first} appears again here. Keep one of the two entries "
+            raise CatalogError(f"this entry repeats the msgid of the entry at line {first}. Keep one of the two "
                                "(with the translation you want) and delete the other.", path=path, line=line)
 
 
-def _load(path: Path, text: str | None = None) -> polib.POFile:
+def _load(path: Path, text: str | None = None, *, checked: bool = False) -> polib.POFile:
+    """polib's reading of the catalog at ``path`` (of ``text``, its content, when given; ``checked``: its
+    lines already passed :func:`_check_syntax`)."""
     text = _read_text(path) if text is None else text
-    _check_syntax(path, text)
+    if not checked:
+        _check_syntax(path, text)
     try:
         po = _parse(text)
         _check_duplicates(path, ((e.msgctxt, e.msgid, bool(e.obsolete), e.linenum) for e in po))
@@ -188,7 +191,7 @@ def read(path: Path) -> list[Message]:
     _check_syntax(path, text)
     fast = _fast_messages(text)  # the usual subset, 5x faster; polib decides everything else
     if fast is None:
-        return [_message(e) for e in _load(path, text) if e.msgid]
+        return [_message(e) for e in _load(path, text, checked=True) if e.msgid]
     messages = [m for m in fast if m.msgid]
     _check_duplicates(path, ((m.msgctxt, m.msgid, m.obsolete, m.line) for m in messages))
     return messages
