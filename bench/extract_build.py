@@ -377,11 +377,14 @@ def compile_bytecode() -> None:
     An editable install under ``PYTHONDONTWRITEBYTECODE=1`` (set on some CI machines) would otherwise
     recompile every module in every command, which is not what an installed kbtrans costs.
     """
-    where = "import kbtrans, pathlib; print(pathlib.Path(kbtrans.__file__).parent)"
-    proc = subprocess.run([sys.executable, "-c", where], capture_output=True, text=True, check=True)
-    package = proc.stdout.strip()
-    if subprocess.run([sys.executable, "-m", "compileall", "-q", package]).returncode != 0:
-        print(f"note: could not compile {package} to bytecode; each command compiles it again", flush=True)
+    import compileall
+    import importlib.util
+
+    spec = importlib.util.find_spec("kbtrans")  # where the commands will import it from (not imported here)
+    package = (spec.submodule_search_locations or [""])[0] if spec else ""
+    if not package or not compileall.compile_dir(package, quiet=1):
+        print(f"note: could not compile {package or 'kbtrans'} to bytecode; each command compiles it again",
+              flush=True)
 
 
 def run(kb: Path, args: argparse.Namespace) -> dict[str, object]:

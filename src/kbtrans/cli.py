@@ -183,7 +183,7 @@ def build(
             stderr=True)
     parts = [f"{lang}: {done}/{total} segments translated" for lang, (done, total) in report.translated.items()]
     say(f"{report.notes} notes → {cfg.output}/: {len(report.written)} files written, "
-              f"{len(report.removed)} removed; " + ", ".join(parts))
+        f"{len(report.removed)} removed; " + ", ".join(parts))
     if strict and report.warnings:
         raise CheckFailed(f"{len(report.warnings)} warnings and --strict is set. Fix the catalogs listed above.")
 
