@@ -243,6 +243,21 @@ def test_missing_model_names_the_install_command(no_models: Path, tmp_path: Path
         engine.provenance("en", "ru")
 
 
+def test_damaged_model_is_named_with_what_to_do(no_models: Path, kb: Path, cli: Callable[..., Result]) -> None:
+    """A package folder argostranslate cannot read is skipped by `models list`, and named when it is the
+    pair a translation needs (not "no model is installed")."""
+    damaged = no_models / "translate-ru_en-1_9"
+    damaged.mkdir(parents=True)
+    (damaged / "metadata.json").write_text("{not json", encoding="utf-8")
+    assert argos.list_models() == []
+    (kb / "content" / "note.md").write_text("# Заголовок\n\nПривет, мир.\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0
+    result = cli("-C", kb, "translate", "--engine", "argos")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"{damaged} looks like ru → en but cannot be read" in result.stderr
+    assert "Delete that folder and reinstall the model with `kbtrans models install ru en`" in result.stderr
+
+
 def test_missing_model_cli_translate_exits_1(no_models: Path, kb: Path, cli: Callable[..., Result]) -> None:
     (kb / "content" / "note.md").write_text("# Заголовок\n\nПривет, мир.\n", encoding="utf-8")
     assert cli("-C", kb, "extract").exit_code == 0

@@ -150,8 +150,15 @@ def _version_key(version: str) -> tuple[int, ...]:
 def list_models(cfg: Config | None = None) -> list[ModelInfo]:
     """Installed translation packages, sorted by language pair then newest version first."""
     del cfg  # the packages folder is argostranslate's (or $ARGOS_PACKAGES_DIR), not per project
+    return _scan()[0]
+
+
+def _scan() -> tuple[list[ModelInfo], list[tuple[Path, str]]]:
+    """Installed translation packages (as :func:`list_models`), and the folders that hold a damaged one
+    with the reason (skipped: one damaged package must not break every other language pair)."""
     package = _package()
     found: list[ModelInfo] = []
+    damaged: list[tuple[Path, str]] = []
     for directory in packages_dirs():
         if not directory.is_dir():
             continue
@@ -160,8 +167,9 @@ def list_models(cfg: Config | None = None) -> list[ModelInfo]:
                 continue
             try:
                 pkg = package.Package(path)
-            except (OSError, ValueError, TypeError, AttributeError, KeyError):
-                continue  # a damaged package must not break every other language pair
+            except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+                damaged.append((path, f"{type(exc).__name__}: {exc}"))
+                continue
             if getattr(pkg, "type", "translate") != "translate" or not pkg.from_code or not pkg.to_code:
                 continue
             found.append(
@@ -172,14 +180,20 @@ def list_models(cfg: Config | None = None) -> list[ModelInfo]:
                 )
             )
     found.sort(key=lambda m: (m.from_code, m.to_code, tuple(-v for v in _version_key(m.version)), str(m.path)))
-    return found
+    return found, damaged
 
 
 def find_model(source: str, target: str) -> ModelInfo:
     """The installed package for ``source`` → ``target`` (newest version), or EngineError saying how to install it."""
-    for info in list_models():
+    models, damaged = _scan()
+    for info in models:
         if info.from_code == source and info.to_code == target:
             return info
+    for path, reason in damaged:
+        if f"{source}_{target}" in path.name:
+            raise EngineError(f"the Argos Translate package in {path} looks like {source} → {target} but cannot be "
+                              f"read ({reason}). Delete that folder and reinstall the model with "
+                              f"{install_command(source, target)}.")
     where = ", ".join(str(d) for d in packages_dirs())
     raise EngineError(
         f"no Argos Translate model for {source} → {target} is installed (looked in {where}). "
