@@ -366,3 +366,27 @@ def test_shortcut_reference_links_survive_machine_translation(cli: Callable[...,
     built = (kb / "build" / "en" / "a.md").read_text(encoding="utf-8")
     assert "[Руководство]" in built and built.count("[Руководство]") == 2
     msgfmt_check(kb)
+
+
+def test_every_catalog_that_cannot_be_saved_is_named(cli: Callable[..., Result], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two catalogs fail to save (disk full, a catalog damaged meanwhile): both are named in one message,
+    exit 1, and the third catalog's translations are saved."""
+    import errno
+
+    kb = make_kb(tmp_path / "kb", {"a.md": "Первый абзац.\n", "b.md": "Второй абзац.\n", "c.md": "Третий абзац.\n"})
+    real = catalog.fill
+
+    def failing(path: Path, fills: object, **kw: object) -> bool:
+        if path.name == "a.po":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        if path.name == "b.po":
+            raise catalog.CatalogError("PO syntax error.", path=path, line=3)
+        return real(path, fills, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(catalog, "fill", failing)
+    r = cli("-C", kb, "translate", "--engine", "pseudo")
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    assert "2 catalogs could not be saved" in r.stderr
+    assert "a.po: No space left on device" in r.stderr and "b.po:3: PO syntax error." in r.stderr
+    assert messages(kb)[("locales/en/LC_MESSAGES/c.po", "Третий абзац.")].msgstr.startswith("[‼")

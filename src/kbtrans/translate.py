@@ -20,6 +20,7 @@ when the run is interrupted or the engine fails — so a re-run resumes where th
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import time
 from collections import Counter
@@ -172,17 +173,23 @@ class _Writer:
 
     def flush(self) -> None:
         """Write every pending catalog; one that cannot be written does not stop the others (raised after)."""
-        failed: list[KbtransError] = []
+        failed: list[str] = []
         pending, self.pending = self.pending, {}
         for path, fills in pending.items():
             try:
                 if catalog.fill(path, fills, wrap=self.wrap):
                     self.written.add(path)
             except KbtransError as exc:
-                failed.append(exc)
+                failed.append(str(exc))
+            except OSError as exc:  # disk full, read-only, …
+                failed.append(f"{exc.filename or path}: {exc.strerror or exc}")
         self.last = time.monotonic()
+        if len(failed) == 1:
+            raise KbtransError(f"{failed[0]} (every other catalog was saved).")
         if failed:
-            raise failed[0]
+            raise KbtransError(f"{len(failed)} catalogs could not be saved (every other one was):\n"
+                               + "\n".join(f"  {f}" for f in failed)
+                               + "\nFix them and run `kbtrans translate` again.")
 
 
 def translate(cfg: Config, options: Options = Options(), progress: Progress | None = None) -> TranslateReport:
@@ -287,8 +294,11 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
                 if progress is not None:
                     progress(done, total)
                 writer.maybe_flush()
-    finally:
-        writer.flush()
+    except BaseException:
+        with contextlib.suppress(KbtransError):  # save what can be saved; the first error is the one to report
+            writer.flush()
+        raise
+    writer.flush()
 
     return TranslateReport(
         notes=len(rels), catalogs=n_catalogs, todo=len(items), memory=n_memory, copied=n_copied,
