@@ -132,7 +132,7 @@ def segment_cached(cfg: Config, rel: str, source: Source, digest: str) -> Note:
     unreadable or different is segmented again and the entry rewritten.
     """
     key = _cache_key(cfg)
-    path = cfg.cache_dir / "notes" / (rel + ".json")
+    path = _cache_file(cfg, rel)
     if key:
         try:
             data = json.loads(path.read_bytes())
@@ -153,8 +153,10 @@ def segment_cached(cfg: Config, rel: str, source: Source, digest: str) -> Note:
                 "lang_span": [note.lang_span.line, note.lang_span.start, note.lang_span.end]
                 if note.lang_span else None,
                 "references": sorted(note.references),
-                "segments": [[s.text, s.kind, s.section, [[sp.line, sp.start, sp.end] for sp in s.spans],
-                              s.single_line, s.translatable, s.quote] for s in note.segments]}
+                # A segment's text is stored only where it is not what its spans cover (front matter).
+                "segments": [[None if s.text == _covered(source, s.spans) else s.text, s.kind, s.section,
+                              [[sp.line, sp.start, sp.end] for sp in s.spans], s.single_line, s.translatable,
+                              s.quote] for s in note.segments]}
         with contextlib.suppress(OSError):  # a cache that cannot be written is no error
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
@@ -165,24 +167,33 @@ def forget(cfg: Config, rels: Iterable[str]) -> None:
     """Drop the segmentation cache of the notes ``rels`` (deleted from the KB)."""
     for rel in rels:
         with contextlib.suppress(OSError):
-            (cfg.cache_dir / "notes" / (rel + ".json")).unlink(missing_ok=True)
+            _cache_file(cfg, rel).unlink(missing_ok=True)
+
+
+def _cache_file(cfg: Config, rel: str) -> Path:
+    return cfg.cache_dir / "notes" / (rel + ".json")
+
+
+def _covered(source: Source, spans: Iterable[Span]) -> str:
+    """The source text ``spans`` cover, lines joined by newlines."""
+    return "\n".join(source.lines[sp.line][sp.start:sp.end] for sp in spans)
 
 
 def _note_from_json(rel: str, source: Source, data: dict[str, Any]) -> Note:
-    segments = tuple(Segment(text, kind, section, tuple(_span(source, sp) for sp in spans), single, translatable,
-                             quote)
-                     for text, kind, section, spans, single, translatable, quote in data["segments"])
-    for seg in segments:  # a damaged cache entry is re-segmented, never trusted (ValueError → cache miss)
-        if not (isinstance(seg.text, str) and isinstance(seg.kind, str) and isinstance(seg.section, str)
-                and isinstance(seg.quote, str) and (seg.quote or seg.kind.startswith("front matter") or seg.text
-                                                    == "\n".join(source.lines[sp.line][sp.start:sp.end]
-                                                                 for sp in seg.spans))):
-            raise ValueError("segmentation cache entry does not match the note")
+    segments = []
+    for text, kind, section, spans, single, translatable, quote in data["segments"]:
+        sps = tuple(_span(source, sp) for sp in spans)
+        seg = Segment(_covered(source, sps) if text is None else text, kind, section, sps, single, translatable,
+                      quote)
+        # A damaged cache entry is re-segmented, never trusted (ValueError → cache miss).
+        if not all(isinstance(v, str) for v in (seg.text, seg.kind, seg.section, seg.quote)):
+            raise ValueError("segmentation cache entry is damaged")
+        segments.append(seg)
     lang_span = _span(source, data["lang_span"]) if data["lang_span"] else None
     references = data["references"]
     if not isinstance(data["lang"], str) or not all(isinstance(r, str) for r in references):
         raise ValueError("segmentation cache entry is damaged")
-    return Note(rel, data["lang"], source, segments, lang_span, frozenset(references))
+    return Note(rel, data["lang"], source, tuple(segments), lang_span, frozenset(references))
 
 
 def _span(source: Source, value: Any) -> Span:
@@ -213,7 +224,7 @@ def _code_key() -> str:
         return ""
     h = hashlib.blake2b(digest_size=8)
     here = Path(__file__).parent
-    files = [here / "__init__.py", here / "markup.py", here / "model.py", here / "segment.py"]
+    files = [here / "__init__.py", here / "markup.py", here / "model.py", here / "project.py", here / "segment.py"]
     for package in ("markdown_it", "mdit_py_plugins"):  # their __init__ holds __version__
         spec = find_spec(package)
         if spec is None or spec.origin is None:
