@@ -21,7 +21,7 @@ from typing import Any
 # an up-to-date build does not need them.
 from kbtrans import anchors, catalog, parallel, project, state
 from kbtrans.config import Config
-from kbtrans.errors import KbtransError
+from kbtrans.errors import ConfigError, KbtransError
 from kbtrans.fsutil import write_if_changed
 from kbtrans.model import Note
 
@@ -275,8 +275,24 @@ def _stamp(note_stamp: str, locales: str, output: str, rel: str, lang: str, copy
     return f"{note_stamp} {po} {state.stamp(f'{output}/{lang}/{rel}')}"
 
 
+def check_output_folder(cfg: Config) -> None:
+    """Refuse an output folder that is, holds or lies inside the notes or the catalogs: build prunes it."""
+    out = cfg.output_dir.resolve()
+    for key, folder in (("content", cfg.content_dir), ("locales", cfg.locales_dir)):
+        theirs = folder.resolve()
+        if out == theirs or out.is_relative_to(theirs) or theirs.is_relative_to(out):
+            how = "is" if out == theirs else "lies inside" if out.is_relative_to(theirs) else "contains"
+            raise ConfigError(
+                f"the output folder {cfg.output} {how} the `{key}` folder {folder}: build removes what it did "
+                "not write there, so it would delete your files. Choose another folder (`output` in kbtrans.toml "
+                "or --output DIR), e.g. build.",
+                path=cfg.output_dir,
+            )
+
+
 def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None) -> BuildReport:
     """Write ``<output>/<lang>/<note>`` for every note and language, and copy attachments."""
+    check_output_folder(cfg)
     inv = project.inventory(cfg)
     langs = cfg.select_languages(options.languages)
     with state.BuildState(cfg.cache_dir, (cfg.settings(), options.reviewed_only, options.min_translated)) as store:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kbtrans import __version__
+from kbtrans import __version__, fsutil
 from kbtrans import config as config_mod
 from kbtrans.errors import CheckFailed, InternalError, KbtransError
 
@@ -66,7 +66,10 @@ class Context:
     overrides: dict[str, Any]
 
     def config(self, **more: Any) -> config_mod.Config:
-        return config_mod.load(self.project, {**self.overrides, **more})
+        cfg = config_mod.load(self.project, {**self.overrides, **more})
+        # A run killed with -9 mid-write left its temporary files: the next run removes them.
+        fsutil.remove_stale_temps([cfg.locales_dir, cfg.output_dir, cfg.root / ".kbtrans"])
+        return cfg
 
 
 def _version(value: bool) -> None:
