@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import re
 import stat
@@ -17,8 +16,8 @@ _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[A-Za-z0-9_]{8}\.kbtrans\.tm
 _LEGACY_TEMP = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp$")
 
 
-@functools.cache
 def _umask() -> int:
+    # Read per new file (two system calls): a process may change its umask between writes.
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -40,8 +39,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise _naming(exc, path) from None
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), mode)
             fh.write(data)
         os.replace(tmp, path)
     except BaseException as exc:
