@@ -19,7 +19,7 @@ from typing import Any
 
 # check and splice (and the Markdown parser behind them) load only when a note is planned or rendered:
 # an up-to-date build does not need them.
-from kbtrans import anchors, catalog, parallel, project, state
+from kbtrans import anchors, catalog, lock, parallel, project, state
 from kbtrans.config import Config
 from kbtrans.errors import ConfigError, KbtransError
 from kbtrans.fsutil import write_if_changed
@@ -290,9 +290,18 @@ def check_output_folder(cfg: Config) -> None:
             )
 
 
-def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None) -> BuildReport:
-    """Write ``<output>/<lang>/<note>`` for every note and language, and copy attachments."""
+def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None,
+          kb_lock: lock.KbLock | None = None) -> BuildReport:
+    """Write ``<output>/<lang>/<note>`` for every note and language, and copy attachments.
+
+    The knowledge base's lock (``kb_lock``, by default one that waits) is held throughout.
+    """
     check_output_folder(cfg)
+    with lock.for_command(cfg.cache_dir, "build", kb_lock):
+        return _build_locked(cfg, options, jobs)
+
+
+def _build_locked(cfg: Config, options: Options, jobs: int | None) -> BuildReport:
     inv = project.inventory(cfg)
     langs = cfg.select_languages(options.languages)
     with state.BuildState(cfg.cache_dir, (cfg.settings(), options.reviewed_only, options.min_translated)) as store:
