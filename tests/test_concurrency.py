@@ -122,3 +122,78 @@ def test_translate_and_extract_at_the_same_time_lose_nothing(tmp_path: Path) -> 
         lost = [k for k in before if not after.get(k) or not after[k].msgstr]
         assert not lost, f"round {round_}: {len(lost)} translations lost, e.g. {lost[:3]}"
         assert all(k in after for k in added), f"round {round_}: extract's new entries lost"
+
+
+# -- SIGTERM and the death of the parent (item 9) ----------------------------------------------------
+
+def test_sigterm_saves_finished_work_and_exits_143(sample_kb: Path, tmp_path: Path) -> None:
+    from .support.mt_engines import read_log
+
+    log = tmp_path / "run.log"
+    env = {**ENV, "KBTRANS_ENGINE_SLOW": "tests.support.mt_engines:slow", "KBTRANS_TEST_LOG": str(log),
+           "KBTRANS_TEST_DELAY": "0.02"}
+    proc = subprocess.Popen([*KBTRANS, "-C", str(sample_kb), "translate", "--engine", "slow"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(read_log(log, "done")) < 40:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"translate ended or hung before SIGTERM: {proc.communicate()}")
+        time.sleep(0.05)
+    proc.terminate()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, (out, err)
+    assert err == ("kbtrans: terminated (SIGTERM). Every translation finished so far is saved in the catalogs; "
+                   "run the same command again to translate the rest.\n")
+    done = [m for m in messages(sample_kb).values() if m.msgstr]
+    assert len(done) >= len(read_log(log, "done")[:-1]) >= 39
+
+
+def test_sigterm_outside_translate_exits_143_with_a_message(tmp_path: Path) -> None:
+    kb = _kb(tmp_path / "kb", notes=1)
+    code = ("import os, signal, sys; sys.argv = ['kbtrans', '-C', sys.argv[1], 'extract']\n"
+            "from kbtrans import extract\n"
+            "def run(*a, **k): os.kill(os.getpid(), signal.SIGTERM)\n"
+            "extract.extract = run\nfrom kbtrans.cli import main\nmain()\n")
+    r = subprocess.run([sys.executable, "-c", code, str(kb)], env=ENV, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 143, r.stderr
+    assert r.stderr == "kbtrans: terminated (SIGTERM); everything written so far is complete.\n"
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is gone, only not yet reaped
+
+
+def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
+    if not Path("/proc/self/task").exists():
+        import pytest
+
+        pytest.skip("needs /proc (Linux) to find the worker processes")
+    for how in ("sticky", "pmap"):
+        code = ("import sys, time; from kbtrans import parallel\n"
+                "print('ready', flush=True)\n"
+                "if sys.argv[1] == 'sticky':\n"
+                "    parallel.StickyPool(2).run(time.sleep, [(0, 600), (1, 600)])\n"
+                "else:\n"
+                "    list(parallel.pmap(time.sleep, [600] * parallel.MIN_PARALLEL, jobs=2))\n")
+        parent = subprocess.Popen([sys.executable, "-c", code, how], env=ENV, stdout=subprocess.PIPE, text=True)
+        assert parent.stdout is not None and parent.stdout.readline() == "ready\n"
+        deadline = time.monotonic() + 60
+        while len(workers := _children(parent.pid)) < 2:
+            assert time.monotonic() < deadline, f"{how}: no workers started"
+            time.sleep(0.1)
+        parent.kill()
+        parent.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while [w for w in workers if _running(w)]:
+            assert time.monotonic() < deadline, f"{how}: workers {workers} outlived their parent by a minute"
+            time.sleep(0.1)

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kbtrans import __version__, fsutil
+from kbtrans import __version__, fsutil, signals
 from kbtrans import config as config_mod
 from kbtrans.errors import CheckFailed, InternalError, KbtransError
 
@@ -245,10 +245,10 @@ def translate(
                 bar.update(task, completed=done, total=total, rate=rate)
 
             report = run(cfg, options, progress, kb_lock=_ctx(ctx).lock(cfg, "translate", no_wait))
-    except KeyboardInterrupt:
-        say("kbtrans: interrupted. Every translation finished so far is saved in the catalogs; "
+    except KeyboardInterrupt as exc:
+        say(f"kbtrans: {signals.what(exc)}. Every translation finished so far is saved in the catalogs; "
             "run the same command again to translate the rest.", stderr=True)
-        raise typer.Exit(130) from None
+        raise typer.Exit(signals.exit_code(exc)) from None
     for path in report.missing:
         warn(f"{cfg.display(path)}: no catalog; run `kbtrans extract` first.")
     if not report.todo:
@@ -472,8 +472,14 @@ _OS_HINTS = {
 
 def main() -> None:
     """Entry point: run the app, turning user errors into one message and exit code 1."""
+    signals.install()
     try:
         app(prog_name="kbtrans")
+    except SystemExit as exc:  # typer turns a KeyboardInterrupt (SIGTERM too) outside a command's own handler into 130
+        if signals.terminated() and exc.code == 130:
+            say("kbtrans: terminated (SIGTERM); everything written so far is complete.", stderr=True)
+            sys.exit(signals.TERMINATED_EXIT)
+        raise
     except KbtransError as exc:
         warn(str(exc), label="kbtrans: error:", style="red")
         sys.exit(1)
@@ -487,6 +493,6 @@ def main() -> None:
     except InternalError as exc:
         say(f"kbtrans: internal error (a bug, please report it): {exc}", stderr=True)
         sys.exit(3)
-    except KeyboardInterrupt:
-        say("kbtrans: interrupted; everything written so far is complete.", stderr=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        say(f"kbtrans: {signals.what(exc)}; everything written so far is complete.", stderr=True)
+        sys.exit(signals.exit_code(exc))
