@@ -194,6 +194,11 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
         parent.kill()
         parent.wait(timeout=60)
         deadline = time.monotonic() + 60
-        while [w for w in workers if _running(w)]:
-            assert time.monotonic() < deadline, f"{how}: workers {workers} outlived their parent by a minute"
-            time.sleep(0.1)
+        try:
+            while [w for w in workers if _running(w)]:
+                assert time.monotonic() < deadline, f"{how}: workers {workers} outlived their parent by a minute"
+                time.sleep(0.1)
+        finally:
+            for w in workers:  # leave nothing behind when the test fails
+                if _running(w):
+                    os.kill(w, 9)
