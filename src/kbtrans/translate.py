@@ -207,6 +207,11 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
     base's lock (``kb_lock``, by default one that waits) is held only while catalogs are saved.
     """
     started = time.monotonic()
+    kb = lock.for_command(cfg.cache_dir, "translate", kb_lock)
+    if not kb.wait:  # --no-wait: fail now if another command holds the lock, not after the work is done
+        with kb:
+            pass
+        kb.wait = True  # a later save waits for an extract or build that started meanwhile: the work is done
     langs = cfg.select_languages(options.languages)
     rels = _select(project.inventory(cfg).notes, options.notes)
     keep = glossary.load(cfg).keep
@@ -235,7 +240,7 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
                                        note.references, m.msgstr))
 
     # 1. Translation memory.
-    writer = _Writer(cfg.wrap, lock.for_command(cfg.cache_dir, "translate", kb_lock))
+    writer = _Writer(cfg.wrap, kb)
     memories = {lang: _memory(cfg, lang) for lang in sorted({it.target for it in items})}
     to_engine: list[_Item] = []
     n_memory = 0
