@@ -88,3 +88,35 @@ def test_an_output_folder_overlapping_notes_or_catalogs_is_refused(cli, kb: Path
     assert "so it would delete your files. Choose another folder" in r.stderr and "Traceback" not in r.output
     after = {p: p.read_bytes() for p in sorted(kb.rglob("*")) if p.is_file() and ".kbtrans" not in p.parts}
     assert after == before
+
+
+def test_build_removes_only_what_it_wrote(cli, kb: Path) -> None:
+    _two_notes(kb)
+    (kb / "content" / "sub").mkdir()
+    (kb / "content" / "sub" / "c.md").write_text("Текст третьей заметки.\n", encoding="utf-8")
+    (kb / "content" / "sub" / "pic.png").write_bytes(b"\x89PNG")
+    assert cli("-C", kb, "extract").exit_code == 0
+    assert cli("-C", kb, "build").exit_code == 0
+    en = kb / "build" / "en"
+    mine = [en / "notes.txt", en / "sub" / "mine.md", en / "own" / "x.md"]
+    for path in mine:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("the user's own file\n", encoding="utf-8")
+    (kb / "content" / "b.md").unlink()
+    (kb / "content" / "sub" / "c.md").unlink()
+    (kb / "content" / "sub" / "pic.png").unlink()
+    assert cli("-C", kb, "extract").exit_code == 0
+    r = cli("-C", kb, "build")
+    assert r.exit_code == 0, r.output
+    assert "6 removed" in r.stdout  # in en and ru (a copy)
+    assert not (en / "b.md").exists() and not (en / "sub" / "c.md").exists() and not (en / "sub" / "pic.png").exists()
+    assert (en / "a.md").exists()
+    assert all(p.read_text(encoding="utf-8") == "the user's own file\n" for p in mine)
+    # a folder that only held what kbtrans wrote goes with it
+    (en / "sub" / "mine.md").unlink()
+    (kb / "content" / "d").mkdir()
+    (kb / "content" / "d" / "e.md").write_text("Текст.\n", encoding="utf-8")
+    assert cli("-C", kb, "extract").exit_code == 0 and cli("-C", kb, "build").exit_code == 0
+    (kb / "content" / "d" / "e.md").unlink()
+    assert cli("-C", kb, "build").exit_code == 0
+    assert not (en / "d").exists() and (en / "sub").is_dir()

@@ -19,7 +19,7 @@ from typing import Any
 
 # check and splice (and the Markdown parser behind them) load only when a note is planned or rendered:
 # an up-to-date build does not need them.
-from kbtrans import anchors, catalog, parallel, project, state
+from kbtrans import anchors, catalog, lock, parallel, project, state
 from kbtrans.config import Config
 from kbtrans.errors import ConfigError, KbtransError
 from kbtrans.fsutil import write_if_changed
@@ -290,9 +290,18 @@ def check_output_folder(cfg: Config) -> None:
             )
 
 
-def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None) -> BuildReport:
-    """Write ``<output>/<lang>/<note>`` for every note and language, and copy attachments."""
+def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None,
+          kb_lock: lock.KbLock | None = None) -> BuildReport:
+    """Write ``<output>/<lang>/<note>`` for every note and language, and copy attachments.
+
+    The knowledge base's lock (``kb_lock``, by default one that waits) is held throughout.
+    """
     check_output_folder(cfg)
+    with lock.for_command(cfg.cache_dir, "build", kb_lock):
+        return _build_locked(cfg, options, jobs)
+
+
+def _build_locked(cfg: Config, options: Options, jobs: int | None) -> BuildReport:
     inv = project.inventory(cfg)
     langs = cfg.select_languages(options.languages)
     with state.BuildState(cfg.cache_dir, (cfg.settings(), options.reviewed_only, options.min_translated)) as store:
@@ -327,6 +336,13 @@ def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[s
     out_root = cfg.output_dir
     position = {rel: i for i, rel in enumerate(inv.notes)}
     works: dict[str, _Planned] = {}
+    # What this build may write is recorded before it writes anything: a file under the output folder
+    # that kbtrans did not write (no record of it) is never removed.
+    out_key = str(out_root.resolve())
+    outputs = state.OutputState(cfg.cache_dir, ())
+    recorded = outputs.load(out_key)
+    expected = {f"{lang}/{rel}" for lang in langs for rel in (*inv.notes, *inv.attachments)}
+    outputs.add(out_key, sorted(expected - recorded))
 
     def run(rels: list[str]) -> None:
         results = pool.run(partial(_plan_and_stash, cfg, langs, options.reviewed_only),
@@ -422,10 +438,12 @@ def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[s
             src, dst = cfg.content_dir / rel, out_root / lang / rel
             if _copy_if_changed(src, dst):
                 written.append(dst)
-        root = os.path.join(out_root, lang)
-        keep = {*(f"{root}/{r}" for r in inv.notes if (r, lang) not in skipped_keys),
-                *(f"{root}/{r}" for r in inv.attachments)}
-        removed.extend(_prune(root, keep))
+    keep = {f"{lang}/{r}" for lang in langs for r in inv.notes if (r, lang) not in skipped_keys}
+    keep.update(f"{lang}/{r}" for lang in langs for r in inv.attachments)
+    stale = sorted(p for p in recorded | expected if p not in keep and p.split("/", 1)[0] in langs)
+    removed.extend(_prune(str(out_root), stale))
+    outputs.remove(out_key, stale)
+    outputs.close()
     store.save(records, gone)
     return BuildReport(len(inv.notes), tuple(written), tuple(removed), tuple(skipped), tuple(warnings),
                        {k: (v[0], v[1]) for k, v in counts.items()})
@@ -466,29 +484,24 @@ def _copy_if_changed(src: Path, dst: Path) -> bool:
     return True
 
 
-def _prune(root: str, keep: set[str]) -> list[Path]:
-    """Remove the files under ``root`` not in ``keep`` (``root/rel`` strings), then empty folders."""
-    removed: list[str] = []
-
-    def walk(folder: str) -> bool:
-        """Prune ``folder``; True when it is empty afterwards."""
+def _prune(root: str, stale: list[str]) -> list[Path]:
+    """Remove the files ``root/p`` of ``stale`` (files this build or an earlier one wrote), then the folders
+    they leave empty (up to ``root/<lang>``); return the files removed."""
+    removed: list[Path] = []
+    for rel in stale:
+        path = f"{root}/{rel}"
         try:
-            entries = list(os.scandir(folder))
-        except (FileNotFoundError, NotADirectoryError):
-            return False
-        left = len(entries)
-        for entry in entries:
-            path = f"{folder}/{entry.name}"
-            if entry.is_dir(follow_symlinks=False):
-                if walk(path):
-                    os.rmdir(path)
-                    left -= 1
-            elif path not in keep and (entry.is_file() or entry.is_symlink()):
-                os.unlink(path)
-                removed.append(path)
-                left -= 1
-        return left == 0
-
-    if os.path.isdir(root):
-        walk(root)
-    return [Path(p) for p in sorted(removed, reverse=True)]
+            if os.path.isdir(path) and not os.path.islink(path):
+                continue  # a folder where a file was written: not ours any more
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        removed.append(Path(path))
+        folder, top = os.path.dirname(path), f"{root}/{rel.split('/', 1)[0]}"
+        while folder != top and len(folder) > len(top):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
+            folder = os.path.dirname(folder)
+    return sorted(removed, reverse=True)

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kbtrans import __version__, fsutil
+from kbtrans import __version__, fsutil, signals
 from kbtrans import config as config_mod
 from kbtrans.errors import CheckFailed, InternalError, KbtransError
 
@@ -71,6 +71,18 @@ class Context:
         fsutil.remove_stale_temps([cfg.locales_dir, cfg.output_dir, cfg.root / ".kbtrans"])
         return cfg
 
+    def lock(self, cfg: config_mod.Config, command: str, no_wait: bool) -> Any:
+        """The knowledge base's lock for ``command``: waits with a message, or fails with ``--no-wait``."""
+        from kbtrans.lock import KbLock
+
+        return KbLock(cfg.cache_dir, command, wait=not no_wait,
+                      on_wait=lambda holder: say(f"kbtrans: waiting for {holder} to finish…", stderr=True))
+
+
+#: ``--no-wait`` of the commands that write catalogs or output.
+NoWait = Annotated[bool, typer.Option("--no-wait", help="If another kbtrans command is writing this knowledge "
+                                      "base, exit 1 naming it instead of waiting for it.")]
+
 
 def _version(value: bool) -> None:
     if value:
@@ -125,12 +137,13 @@ def extract(
     no_obsolete: Annotated[bool, typer.Option(
         "--no-obsolete", help="Drop entries no longer in the note (default: keep them as #~).")] = False,
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes (0 = all cores).")] = 0,
+    no_wait: NoWait = False,
 ) -> None:
     """Create or update the PO catalogs of every note (exact, then fuzzy, then obsolete)."""
     from kbtrans.extract import extract as run
 
     cfg = _ctx(ctx).config()
-    report = run(cfg, no_obsolete=no_obsolete, jobs=jobs or None)
+    report = run(cfg, no_obsolete=no_obsolete, jobs=jobs or None, kb_lock=_ctx(ctx).lock(cfg, "extract", no_wait))
     for old, new in report.renamed:
         say(f"renamed: {cfg.display(old)} → {cfg.display(new)} (translations carried over)")
     for orphan in report.orphans:
@@ -158,6 +171,7 @@ def build(
     fmt: Annotated[str, typer.Option("--format", help="Message format: text, or github (workflow annotations; "
                                      "the default when GITHUB_ACTIONS=true).", metavar="text|github")] = "",
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes (0 = all cores).")] = 0,
+    no_wait: NoWait = False,
 ) -> None:
     """Rebuild every note in every language into the output folder."""
     from kbtrans.build import Options
@@ -173,7 +187,8 @@ def build(
             _print_issues(checked.errors, github)
             raise CheckFailed(f"{len(checked.errors)} check errors and --strict is set; nothing was built. "
                               "Fix the catalogs listed above (see `kbtrans check`).")
-    report = run(cfg, Options(tuple(to or ()), reviewed_only, min_translated), jobs=jobs or None)
+    report = run(cfg, Options(tuple(to or ()), reviewed_only, min_translated), jobs=jobs or None,
+                 kb_lock=_ctx(ctx).lock(cfg, "build", no_wait))
     for w in report.warnings:
         if github:
             from kbtrans.check import github_annotation
@@ -203,6 +218,7 @@ def translate(
     refresh: Annotated[bool, typer.Option("--refresh", help="Also re-translate machine translations whose "
                                           "source text changed.")] = False,
     fast: Annotated[bool, typer.Option("--fast", help="Draft quality, much faster (greedy decoding).")] = False,
+    no_wait: NoWait = False,
 ) -> None:
     """Fill untranslated catalog entries with offline machine translation (fuzzy, with provenance)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -228,11 +244,11 @@ def translate(
                 rate = f"{done / elapsed:.1f} seg/s" if done and elapsed > 0 else ""
                 bar.update(task, completed=done, total=total, rate=rate)
 
-            report = run(cfg, options, progress)
-    except KeyboardInterrupt:
-        say("kbtrans: interrupted. Every translation finished so far is saved in the catalogs; "
+            report = run(cfg, options, progress, kb_lock=_ctx(ctx).lock(cfg, "translate", no_wait))
+    except KeyboardInterrupt as exc:
+        say(f"kbtrans: {signals.what(exc)}. Every translation finished so far is saved in the catalogs; "
             "run the same command again to translate the rest.", stderr=True)
-        raise typer.Exit(130) from None
+        raise typer.Exit(signals.exit_code(exc)) from None
     for path in report.missing:
         warn(f"{cfg.display(path)}: no catalog; run `kbtrans extract` first.")
     if not report.todo:
@@ -456,8 +472,14 @@ _OS_HINTS = {
 
 def main() -> None:
     """Entry point: run the app, turning user errors into one message and exit code 1."""
+    signals.install()
     try:
         app(prog_name="kbtrans")
+    except SystemExit as exc:  # typer turns a KeyboardInterrupt (SIGTERM too) outside a command's own handler into 130
+        if signals.terminated() and exc.code == 130:
+            say("kbtrans: terminated (SIGTERM); everything written so far is complete.", stderr=True)
+            sys.exit(signals.TERMINATED_EXIT)
+        raise
     except KbtransError as exc:
         warn(str(exc), label="kbtrans: error:", style="red")
         sys.exit(1)
@@ -471,6 +493,6 @@ def main() -> None:
     except InternalError as exc:
         say(f"kbtrans: internal error (a bug, please report it): {exc}", stderr=True)
         sys.exit(3)
-    except KeyboardInterrupt:
-        say("kbtrans: interrupted; everything written so far is complete.", stderr=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        say(f"kbtrans: {signals.what(exc)}; everything written so far is complete.", stderr=True)
+        sys.exit(signals.exit_code(exc))

@@ -47,3 +47,7 @@ class InternalError(Exception):
 
 class GlossaryError(KbtransError):
     """glossary.csv / glossary.tsv cannot be read (names the file and line)."""
+
+
+class LockedError(KbtransError):
+    """Another kbtrans command holds the knowledge base's lock (``--no-wait``)."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-from kbtrans import catalog, parallel, project, state
+from kbtrans import catalog, lock, parallel, project, state
 from kbtrans.config import Config
 from kbtrans.errors import KbtransError
 from kbtrans.model import Note
@@ -136,16 +136,21 @@ def _find_renames(cfg: Config, todo: list[str], orphans: dict[str, list[Path]]) 
     return bases
 
 
-def extract(cfg: Config, *, no_obsolete: bool = False, jobs: int | None = None) -> ExtractReport:
+def extract(cfg: Config, *, no_obsolete: bool = False, jobs: int | None = None,
+            kb_lock: lock.KbLock | None = None) -> ExtractReport:
     """Create or update the catalogs of every note of ``cfg``'s knowledge base.
 
     Nothing is written unless every note and catalog could be read: a bad input raises before any file
     changes. Catalogs are written atomically and only when their content changes, so a write that fails
     (disk full) leaves each catalog either as it was or fully updated, never half-written.
+
+    The knowledge base's lock (``kb_lock``, by default one that waits) is held from the first catalog read
+    to the last write, so a ``translate`` running meanwhile saves its work before or after, never between.
     """
-    inv = project.inventory(cfg)
-    with state.ExtractState(cfg.cache_dir, _settings(cfg, no_obsolete)) as store:
-        return _extract(cfg, inv, store, no_obsolete, jobs)
+    with lock.for_command(cfg.cache_dir, "extract", kb_lock):
+        inv = project.inventory(cfg)
+        with state.ExtractState(cfg.cache_dir, _settings(cfg, no_obsolete)) as store:
+            return _extract(cfg, inv, store, no_obsolete, jobs)
 
 
 def _extract(cfg: Config, inv: project.Inventory, store: state.ExtractState, no_obsolete: bool,

@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from kbtrans import signals
 from kbtrans.errors import InternalError
 
 if TYPE_CHECKING:  # multiprocessing loads only when workers start: most re-runs never need them
@@ -37,7 +38,8 @@ def pmap(fn: Callable[[T], R], items: Sequence[T], *, jobs: int | None = None) -
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
     chunk = max(1, min(32, len(items) // (jobs * 8)))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=signals.worker_init,
+                             initargs=(os.getpid(),)) as pool:
         yield from pool.map(fn, items, chunksize=chunk)
 
 
@@ -50,8 +52,9 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
-def _serve(conn: Connection) -> None:
+def _serve(conn: Connection, parent: int) -> None:
     """A sticky worker: run batches until told to stop (None) or the parent goes away."""
+    signals.worker_init(parent)
     while True:
         try:
             msg = conn.recv()
@@ -96,7 +99,7 @@ class StickyPool:
             ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
             for _ in range(self.jobs):
                 here, there = ctx.Pipe()
-                proc = ctx.Process(target=_serve, args=(there,), daemon=True)
+                proc = ctx.Process(target=_serve, args=(there, os.getpid()), daemon=True)
                 proc.start()
                 there.close()
                 self._conns.append(here)

@@ -42,12 +42,17 @@ _TABLES = {
         "CREATE TABLE build_deps(key TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY(key, dep)) WITHOUT ROWID",
         "CREATE INDEX build_deps_dep ON build_deps(dep)",
     ),
+    "output": (
+        "CREATE TABLE output(dir TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY(dir, path)) WITHOUT ROWID",
+    ),
     "check": (
         "CREATE TABLE checked(key TEXT PRIMARY KEY, stamp TEXT NOT NULL, issues TEXT NOT NULL,"
         " catalogs INTEGER NOT NULL, entries INTEGER NOT NULL)",
     ),
 }
-_DROP = {"extract": ("extract",), "build": ("build_deps", "build"), "check": ("checked",)}
+_DROP = {"extract": ("extract",), "build": ("build_deps", "build"), "output": ("output",), "check": ("checked",)}
+#: Stages whose rows stay true whatever kbtrans version or settings wrote them (what build wrote is a fact).
+_DURABLE = {"output"}
 
 
 def stamp(path: str | os.PathLike[str]) -> str:
@@ -66,7 +71,8 @@ class _Db:
         self.path = cache_dir / DB_NAME
         self.stage = stage
         # Rows are trusted only when written by this code, with this schema and these settings.
-        self.fingerprint = hash_text(repr((__version__, _code(), _TABLES[stage], settings)))
+        self.fingerprint = hash_text(repr((_TABLES[stage], settings) if stage in _DURABLE
+                                          else (__version__, _code(), _TABLES[stage], settings)))
         self.write = write
         self.con: sqlite3.Connection | None = None
         self.fresh = False  # the stage's tables were (re)created empty: nothing to read
@@ -320,6 +326,22 @@ class BuildState(_Stage):
             ("INSERT INTO build_deps VALUES(?, ?)", [(k, d) for k, (_, _, deps) in changed.items() for d in deps]),
             ("DELETE FROM build WHERE key=?", forget),
         ])
+
+
+class OutputState(_Stage):
+    """``build``'s record of the files it wrote under each output folder (``lang/path``): build removes
+    only those. Kept across versions and settings; a lost record means build removes nothing it finds."""
+
+    stage = "output"
+
+    def load(self, folder: str) -> set[str]:
+        return {p for (p,) in self._db.query("SELECT path FROM output WHERE dir=?", (folder,)) if isinstance(p, str)}
+
+    def add(self, folder: str, paths: Iterable[str]) -> None:
+        self._db.change([("INSERT OR IGNORE INTO output VALUES(?, ?)", [(folder, p) for p in paths])])
+
+    def remove(self, folder: str, paths: Iterable[str]) -> None:
+        self._db.change([("DELETE FROM output WHERE dir=? AND path=?", [(folder, p) for p in paths])])
 
 
 class Checked(NamedTuple):

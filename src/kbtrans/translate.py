@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kbtrans import catalog, engines, glossary, markup, placeholders, project
+from kbtrans import catalog, engines, glossary, lock, markup, placeholders, project
 from kbtrans.config import Config
 from kbtrans.errors import KbtransError
 from kbtrans.model import Segment
@@ -156,8 +156,9 @@ def _memory(cfg: Config, lang: str) -> dict[str, tuple[str, Path]]:
 class _Writer:
     """Pending fills per catalog, written atomically every few seconds and at the end."""
 
-    def __init__(self, wrap: int) -> None:
+    def __init__(self, wrap: int, kb_lock: lock.KbLock) -> None:
         self.wrap = wrap
+        self.lock = kb_lock
         self.pending: dict[Path, list[catalog.Fill]] = {}
         self.written: set[Path] = set()
         self.last = time.monotonic()
@@ -174,15 +175,21 @@ class _Writer:
     def flush(self) -> None:
         """Write every pending catalog; one that cannot be written does not stop the others (raised after)."""
         failed: list[str] = []
+        if not self.pending:
+            self.last = time.monotonic()
+            return
         pending, self.pending = self.pending, {}
-        for path, fills in pending.items():
-            try:
-                if catalog.fill(path, fills, wrap=self.wrap):
-                    self.written.add(path)
-            except KbtransError as exc:
-                failed.append(str(exc))
-            except OSError as exc:  # disk full, read-only, …
-                failed.append(f"{exc.filename or path}: {exc.strerror or exc}")
+        # Under the knowledge base's lock, each catalog is read again and the fills merged into what it
+        # holds now: an `extract` that ran meanwhile (it holds the lock from read to write) loses nothing.
+        with self.lock:
+            for path, fills in pending.items():
+                try:
+                    if catalog.fill(path, fills, wrap=self.wrap):
+                        self.written.add(path)
+                except KbtransError as exc:
+                    failed.append(str(exc))
+                except OSError as exc:  # disk full, read-only, …
+                    failed.append(f"{exc.filename or path}: {exc.strerror or exc}")
         self.last = time.monotonic()
         if len(failed) == 1:
             raise KbtransError(f"{failed[0]} (every other catalog was saved).")
@@ -192,12 +199,19 @@ class _Writer:
                                + "\nFix them and run `kbtrans translate` again.")
 
 
-def translate(cfg: Config, options: Options = Options(), progress: Progress | None = None) -> TranslateReport:
+def translate(cfg: Config, options: Options = Options(), progress: Progress | None = None, *,
+              kb_lock: lock.KbLock | None = None) -> TranslateReport:
     """Fill the catalogs of ``cfg``'s knowledge base with machine translation (see the module docstring).
 
-    ``progress(done, total)`` is called with counts of distinct texts sent to the engine.
+    ``progress(done, total)`` is called with counts of distinct texts sent to the engine. The knowledge
+    base's lock (``kb_lock``, by default one that waits) is held only while catalogs are saved.
     """
     started = time.monotonic()
+    kb = lock.for_command(cfg.cache_dir, "translate", kb_lock)
+    if not kb.wait:  # --no-wait: fail now if another command holds the lock, not after the work is done
+        with kb:
+            pass
+        kb.wait = True  # a later save waits for an extract or build that started meanwhile: the work is done
     langs = cfg.select_languages(options.languages)
     rels = _select(project.inventory(cfg).notes, options.notes)
     keep = glossary.load(cfg).keep
@@ -226,7 +240,7 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
                                        note.references, m.msgstr))
 
     # 1. Translation memory.
-    writer = _Writer(cfg.wrap)
+    writer = _Writer(cfg.wrap, kb)
     memories = {lang: _memory(cfg, lang) for lang in sorted({it.target for it in items})}
     to_engine: list[_Item] = []
     n_memory = 0
