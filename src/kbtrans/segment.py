@@ -63,7 +63,7 @@ def _recording_reference(fn: Callable[..., bool]) -> Callable[..., bool]:
     return rule
 
 
-_REF_TITLE = re.compile(r"""[ \t]("((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|\(((?:[^()\\]|\\.)*)\))[ \t]*$""")
+_REF_TITLE = re.compile(r"""[ \t]("([^"\\]*(?:\\.[^"\\]*)*)"|'([^'\\]*(?:\\.[^'\\]*)*)'|\(([^()\\]*(?:\\.[^()\\]*)*)\))[ \t]*$""")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
