@@ -12,7 +12,7 @@ from kbtrans import catalog, markup
 
 #: A paragraph of about 1 MB (UTF-8) in one line: Russian words with the characters that open a protected
 #: element but never close it ("[", "$", '](x "'), which made the scanner's regex keep state per character.
-_WORDS = "модель обучение данные код токен контекст слой внимание градиент функция".split()
+_WORDS = ("модель", "обучение", "данные", "код", "токен", "контекст", "слой", "внимание", "градиент", "функция")
 
 
 def _paragraph(chars: int, opener: str) -> str:
