@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -59,3 +60,46 @@ def test_long_labels_titles_and_math_still_scan_as_before() -> None:
     assert (markup.MATH, r"$p\$q$") in kinds
     assert (markup.REFLABEL, r"a\]b") in kinds
     assert (markup.FOOTNOTE, "n") in kinds
+
+
+def _bench() -> object:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "extract_build.py"
+    spec = importlib.util.spec_from_file_location("kbtrans_bench_extract_build", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (catalog dates blanked: the two runs may straddle a minute)."""
+    dates = re.compile(rb'(?m)^"(POT-Creation-Date|PO-Revision-Date): [^"]*"$')
+    return {str(p.relative_to(root)): dates.sub(rb"\1", p.read_bytes())
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_spilling_workers_write_the_same_catalogs_and_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers that keep only a few notes in memory (the rest spilled to disk) write byte-identical
+    catalogs and builds to workers that keep every note in memory."""
+    from kbtrans import build, check, config, extract, parallel
+
+    bench = _bench()
+    outputs = []
+    for limit in (100_000, 8):  # every note in memory; 8 per process (the rest spilled)
+        monkeypatch.setattr(parallel, "STASH_ITEMS", limit)
+        root = tmp_path / str(limit) / "kb"
+        bench.generate(root, 600)  # type: ignore[attr-defined]
+        cfg = config.load(root)
+        extract.extract(cfg, jobs=2)
+        bench.fill_identity(root / "locales")  # type: ignore[attr-defined]
+        (root / "content" / "topic-03" / "note-00003.md").write_text("# Новое\n\nИзменённая заметка.\n",
+                                                                     encoding="utf-8")
+        report = extract.extract(cfg, jobs=2)
+        built = build.build(cfg, jobs=2)
+        checked = check.check(cfg, jobs=2)
+        outputs.append((_tree(root / "locales"), _tree(root / "build"), report.new, report.obsolete,
+                        len(built.written), [str(i) for i in checked.issues]))
+    assert len(outputs[0][1]) == 1200
+    assert outputs[0] == outputs[1]
