@@ -676,7 +676,7 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
     return (catalogs, entries) examined."""
     from kbtrans.extract import recorded, recorded_language
 
-    previous = store.load()
+    previous = store.stamps()
     seen = recorded(cfg)
     content, locales = str(cfg.content_dir), str(cfg.locales_dir)
     work: list[tuple[str, frozenset[str], str | None]] = []
@@ -688,7 +688,8 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
         keys = {lang: f"{lang}/{rel}" for lang in langs}
         for lang, key in keys.items():
             stamps[key] = f"{note_stamp} {po[lang]}"
-        rows = [previous.get(key) for key in keys.values()]
+        # Rows are read one by one, and only where the stamp says they still hold.
+        rows = [store.get(key) if previous.get(key) == stamps[key] else None for key in keys.values()]
         found = [_reuse(row, stamps[key]) for row, key in zip(rows, keys.values(), strict=True)]
         if all(f is not None for f in found):
             for f, row in zip(found, rows, strict=True):
@@ -702,11 +703,15 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
         fresh = frozenset(lang for lang in langs if known is not None and known.stamp == note_stamp
                           and po[lang] and known.catalogs.get(lang) == po[lang])
         work.append((rel, fresh, recorded_language(known, note_stamp)))
-    results = list(parallel.pmap(partial(_one, cfg, langs, g), work, jobs=jobs))
+    # Results are taken as they come and recorded in batches: the parent holds a bounded part of them.
+    results = parallel.pmap(partial(_one, cfg, langs, g), work, jobs=jobs)
     changed: dict[str, state.Checked] = {}
     for (rel, _, _), r in zip(work, results, strict=True):
         if isinstance(r, KbtransError):
             raise r
+        if len(changed) >= _SAVE_BATCH:
+            store.save(changed)
+            changed = {}
         for lang, (found_here, c, e) in r.by_lang.items():
             issues.extend(found_here)
             catalogs += c
@@ -717,6 +722,10 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
     notes = set(inv.notes)
     store.save(changed, [key for key in previous if key.split("/", 1)[1] not in notes])
     return catalogs, entries
+
+
+#: Rows of the check state written per transaction.
+_SAVE_BATCH = 512
 
 
 def _reuse(row: state.Checked | None, stamp: str) -> list[Issue] | None:

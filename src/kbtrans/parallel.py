@@ -6,6 +6,7 @@ import os
 import pickle
 import tempfile
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -13,6 +14,7 @@ from kbtrans.errors import InternalError
 
 if TYPE_CHECKING:  # multiprocessing loads only when workers start: most re-runs never need them
     import multiprocessing.process
+    from concurrent.futures import Future
     from multiprocessing.connection import Connection
 
 T = TypeVar("T")
@@ -38,8 +40,21 @@ def pmap(fn: Callable[[T], R], items: Sequence[T], *, jobs: int | None = None) -
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
     chunk = max(1, min(32, len(items) // (jobs * 8)))
+    # A bounded window of chunks in flight (``Executor.map`` would submit every item at once and keep
+    # every result until it is consumed): the parent holds a few chunks' results, whatever the KB's size.
+    window = jobs * 3
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        yield from pool.map(fn, items, chunksize=chunk)
+        pending: deque[Future[list[R]]] = deque()
+        for start in range(0, len(items), chunk):
+            pending.append(pool.submit(_chunk, fn, items[start:start + chunk]))
+            if len(pending) >= window:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+def _chunk(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    return [fn(x) for x in items]
 
 
 #: Items a :class:`Stash` keeps in memory, over all worker processes (each keeps its share).
