@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,17 +82,20 @@ def _tree(root: Path) -> dict[str, bytes]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_spilling_workers_write_the_same_catalogs_and_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spilling_workers_write_the_same_catalogs_and_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           cli: Callable[..., Any]) -> None:
     """Workers that keep only a few notes in memory (the rest spilled to disk) write byte-identical
-    catalogs and builds to workers that keep every note in memory."""
+    catalogs and builds to workers that keep every note in memory; check's findings, spilled too, come
+    out the same, in the same order, and `check --format json` streams exactly the report's JSON."""
     from kbtrans import build, check, config, extract, parallel
 
     bench = _bench()
     outputs = []
     for limit in (100_000, 8):  # every note in memory; 8 per process (the rest spilled)
         monkeypatch.setattr(parallel, "STASH_ITEMS", limit)
+        monkeypatch.setattr(check, "MEMORY_ISSUES", limit)
         root = tmp_path / str(limit) / "kb"
-        bench.generate(root, 600)  # type: ignore[attr-defined]
+        bench.generate(root, 300)  # type: ignore[attr-defined]
         cfg = config.load(root)
         extract.extract(cfg, jobs=2)
         bench.fill_identity(root / "locales")  # type: ignore[attr-defined]
@@ -99,7 +104,24 @@ def test_spilling_workers_write_the_same_catalogs_and_build(tmp_path: Path, monk
         report = extract.extract(cfg, jobs=2)
         built = build.build(cfg, jobs=2)
         checked = check.check(cfg, jobs=2)
+        streamed = check.check_stream(cfg, jobs=2)
+        assert list(streamed.issues) == list(checked.issues)
+        assert (streamed.errors, streamed.warnings) == (len(checked.errors), len(checked.warnings))
+        result = cli("-C", root, "check", "--format", "json", "-j", "2")
+        assert result.exit_code == (1 if checked.errors else 0)
+        assert json.loads(result.stdout) == checked.as_dict()
+        assert result.stdout == json.dumps(checked.as_dict(), ensure_ascii=False, indent=2) + "\n"
+        text = cli("-C", root, "check", "-j", "2")
         outputs.append((_tree(root / "locales"), _tree(root / "build"), report.new, report.obsolete,
-                        len(built.written), [str(i) for i in checked.issues]))
-    assert len(outputs[0][1]) == 1200
+                        len(built.written), [str(i) for i in checked.issues], text.output))
+    assert len(outputs[0][1]) == 600
+    assert len(outputs[0][5]) > 1000  # identity translations: "identical to the source" warnings
     assert outputs[0] == outputs[1]
+
+
+def test_check_json_of_the_sample_kb_is_the_reports_json(sample_kb: Path, cli: Callable[..., Any]) -> None:
+    from kbtrans import check, config
+
+    report = check.check(config.load(sample_kb))
+    result = cli("-C", sample_kb, "check", "--format", "json")
+    assert result.stdout == json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n"
