@@ -155,7 +155,7 @@ def _digest(obj: Any) -> str:
 
 
 #: Notes planned in this process (a sticky worker, or the only process), waiting to be rendered.
-_STASH: dict[str, _NoteWork] = {}
+_STASH: parallel.Stash[_NoteWork] = parallel.Stash()
 
 
 @dataclass(frozen=True)

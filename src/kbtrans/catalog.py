@@ -82,7 +82,7 @@ def catalog_file(locales_dir: str, lang: str, note_stem: str) -> str:
 
 # One line of a PO file: blank, a comment, or a keyword / continuation with a properly closed C string.
 # polib silently accepts an unterminated string (and drops its last character): check lines first.
-_PO_STRING = r'"(?:[^"\\]|\\.)*"[ \t]*\r?'
+_PO_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"[ \t]*\r?'
 _PO_KEYWORD = re.compile(
     r"[ \t]*(?:#~\|?[ \t]*|#\|[ \t]*)?(?:(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)[ \t]+)?" + _PO_STRING
 )

@@ -19,13 +19,18 @@ Severity:
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import json
+import os
+import pickle
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import IO
 
 from kbtrans import catalog, glossary, markup, parallel, project, splice, state
 from kbtrans.config import Config
@@ -671,12 +676,12 @@ def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary,
 
 
 def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g: glossary.Glossary,
-                 jobs: int | None, store: state.CheckState, issues: list[Issue]) -> tuple[int, int]:
+                 jobs: int | None, store: state.CheckState, issues: _Sink) -> tuple[int, int]:
     """Check every note's catalogs (reusing what ``store`` holds for unchanged ones) into ``issues``;
     return (catalogs, entries) examined."""
     from kbtrans.extract import recorded, recorded_language
 
-    previous = store.load()
+    previous = store.stamps()
     seen = recorded(cfg)
     content, locales = str(cfg.content_dir), str(cfg.locales_dir)
     work: list[tuple[str, frozenset[str], str | None]] = []
@@ -688,12 +693,13 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
         keys = {lang: f"{lang}/{rel}" for lang in langs}
         for lang, key in keys.items():
             stamps[key] = f"{note_stamp} {po[lang]}"
-        rows = [previous.get(key) for key in keys.values()]
+        # Rows are read one by one, and only where the stamp says they still hold.
+        rows = [store.get(key) if previous.get(key) == stamps[key] else None for key in keys.values()]
         found = [_reuse(row, stamps[key]) for row, key in zip(rows, keys.values(), strict=True)]
         if all(f is not None for f in found):
-            for f, row in zip(found, rows, strict=True):
+            for lang, f, row in zip(langs, found, rows, strict=True):
                 assert f is not None and row is not None
-                issues.extend(f)
+                issues.add(("reused", lang), f)
                 catalogs += row.catalogs
                 entries += row.entries
             continue
@@ -702,13 +708,17 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
         fresh = frozenset(lang for lang in langs if known is not None and known.stamp == note_stamp
                           and po[lang] and known.catalogs.get(lang) == po[lang])
         work.append((rel, fresh, recorded_language(known, note_stamp)))
-    results = list(parallel.pmap(partial(_one, cfg, langs, g), work, jobs=jobs))
+    # Results are taken as they come and recorded in batches: the parent holds a bounded part of them.
+    results = parallel.pmap(partial(_one, cfg, langs, g), work, jobs=jobs)
     changed: dict[str, state.Checked] = {}
     for (rel, _, _), r in zip(work, results, strict=True):
         if isinstance(r, KbtransError):
             raise r
+        if len(changed) >= _SAVE_BATCH:
+            store.save(changed)
+            changed = {}
         for lang, (found_here, c, e) in r.by_lang.items():
-            issues.extend(found_here)
+            issues.add(("checked", lang), found_here)
             catalogs += c
             entries += e
             key = f"{lang}/{rel}"
@@ -717,6 +727,10 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
     notes = set(inv.notes)
     store.save(changed, [key for key in previous if key.split("/", 1)[1] not in notes])
     return catalogs, entries
+
+
+#: Rows of the check state written per transaction.
+_SAVE_BATCH = 512
 
 
 def _reuse(row: state.Checked | None, stamp: str) -> list[Issue] | None:
@@ -741,6 +755,88 @@ def _issue_fields_ok(fields: object) -> bool:
             and (fields[3] is None or isinstance(fields[3], int)) and all(isinstance(f, str) for f in fields[4:]))
 
 
+def _order(i: Issue) -> tuple[str, int, bool, str]:
+    return i.path, i.line or 0, i.severity != ERROR, i.code
+
+
+#: Issues a check keeps in memory; beyond them they wait in a temporary file until they are written.
+MEMORY_ISSUES = 150_000
+
+
+class _Sink:
+    """The issues found, in streams whose groups (one catalog's issues each) arrive in path order.
+
+    Up to :data:`MEMORY_ISSUES` stay in memory, the rest are pickled to an anonymous temporary file;
+    :meth:`issues` merges the streams into the order of ``sorted(issues, key=_order)``.
+    """
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.errors = self.warnings = self.kept = 0
+        self._memory: dict[object, list[list[Issue]]] = {}
+        self._spilled: dict[object, list[tuple[int, int]]] = {}
+        self._file: IO[bytes] | None = None
+
+    def add(self, stream: object, group: list[Issue]) -> None:
+        if not group:
+            return
+        if self.strict:  # applied after the cache, which holds what check finds either way
+            group = [dataclasses.replace(i, severity=ERROR) if i.code.startswith("glossary-") else i for i in group]
+        group = sorted(group, key=_order)
+        errors = sum(i.severity == ERROR for i in group)
+        self.errors += errors
+        self.warnings += len(group) - errors
+        if stream not in self._spilled and self.kept + len(group) <= MEMORY_ISSUES:
+            self._memory.setdefault(stream, []).append(group)
+            self.kept += len(group)
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="kbtrans-check-")  # noqa: SIM115 (closed by close)
+        data = pickle.dumps([_fields(i) for i in group], pickle.HIGHEST_PROTOCOL)
+        self._spilled.setdefault(stream, []).append((self._file.seek(0, os.SEEK_END), len(data)))
+        self._file.write(data)
+
+    def _stream(self, key: object) -> Iterator[Issue]:
+        for group in self._memory.get(key, []):
+            yield from group
+        for offset, size in self._spilled.get(key, []):
+            assert self._file is not None
+            self._file.seek(offset)
+            for fields in pickle.loads(self._file.read(size)):
+                yield Issue(*fields)
+
+    def issues(self) -> Iterator[Issue]:
+        """Every issue, sorted by file and line; read once."""
+        keys = list(dict.fromkeys([*self._memory, *self._spilled]))
+        try:
+            yield from heapq.merge(*(self._stream(k) for k in keys), key=_order)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+@dataclass(frozen=True)
+class CheckStream:
+    """What ``check`` found, its issues to be read once (:func:`check_stream`)."""
+
+    issues: Iterator[Issue]
+    """Every problem, sorted by file and line (as :attr:`CheckReport.issues`), read as it is written."""
+    errors: int
+    """Issues of severity error."""
+    warnings: int
+    """Issues of severity warning."""
+    catalogs: int = 0
+    """Catalogs examined."""
+    entries: int = 0
+    """Translated (non-obsolete) entries examined."""
+    notes: int = 0
+    """Notes in the knowledge base."""
+
+
 def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
           jobs: int | None = None) -> CheckReport:
     """Check every catalog of ``cfg``'s knowledge base (only ``languages`` when given).
@@ -748,29 +844,38 @@ def check(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
     ``strict`` turns glossary warnings into errors. A note that cannot be read raises; a catalog that
     cannot be parsed is reported as an issue (with its line) so the rest is still checked.
     """
+    found = check_stream(cfg, languages, strict=strict, jobs=jobs)
+    return CheckReport(tuple(sorted(found.issues, key=_order)), found.catalogs, found.entries, found.notes)
+
+
+def check_stream(cfg: Config, languages: Sequence[str] = (), *, strict: bool = False,
+                 jobs: int | None = None) -> CheckStream:
+    """:func:`check`, with the issues as an iterator: a KB's findings are not all held in memory."""
     langs = cfg.select_languages(languages)
-    issues: list[Issue] = []
+    issues = _Sink(strict)
     try:
         g = glossary.load(cfg)
     except GlossaryError as exc:
         g = glossary.Glossary()
         where = cfg.display(Path(exc.path)) if exc.path else "glossary.csv"
         prefix = f"{exc.path}:{exc.line}: " if exc.line is not None else f"{exc.path}: "
-        issues.append(Issue(ERROR, "glossary-invalid", where, exc.line, "", str(exc).removeprefix(prefix),
-                            "fix the glossary file"))
+        issues.add("glossary", [Issue(ERROR, "glossary-invalid", where, exc.line, "", str(exc).removeprefix(prefix),
+                                      "fix the glossary file")])
     inv = project.inventory(cfg)
     # What an earlier check found in a catalog stands while the note, the catalog, the glossary and the
     # settings are the same (a re-run, a pre-commit hook or `build --strict` re-checks only what changed).
     settings = (cfg.settings(), [state.stamp(cfg.root / n) for n in glossary.NAMES])
-    with state.CheckState(cfg.cache_dir, settings) as store:
-        catalogs, entries = _check_notes(cfg, inv, langs, g, jobs, store, issues)
-    if strict:  # applied after the cache, which holds what check finds either way
-        issues = [dataclasses.replace(i, severity=ERROR) if i.code.startswith("glossary-") else i for i in issues]
-    stems = {rel[:-3] for rel in inv.notes}
-    for lang in langs:
-        for orphan in catalog.orphan_catalogs(cfg.locales_dir, lang, stems):
-            issues.append(Issue(ERROR, "catalog-orphan", cfg.display(orphan), None, "",
-                                "catalog without a note (the note was deleted or renamed)",
-                                "delete the catalog, or run `kbtrans extract` if the note was renamed"))
-    issues.sort(key=lambda i: (i.path, i.line or 0, i.severity != ERROR, i.code))
-    return CheckReport(tuple(issues), catalogs, entries, len(inv.notes))
+    try:
+        with state.CheckState(cfg.cache_dir, settings) as store:
+            catalogs, entries = _check_notes(cfg, inv, langs, g, jobs, store, issues)
+        stems = {rel[:-3] for rel in inv.notes}
+        for lang in langs:  # one group per language (sorted by add)
+            issues.add(("orphans", lang), [Issue(
+                ERROR, "catalog-orphan", cfg.display(orphan), None, "",
+                "catalog without a note (the note was deleted or renamed)",
+                "delete the catalog, or run `kbtrans extract` if the note was renamed")
+                for orphan in catalog.orphan_catalogs(cfg.locales_dir, lang, stems)])
+    except BaseException:
+        issues.close()
+        raise
+    return CheckStream(issues.issues(), issues.errors, issues.warnings, catalogs, entries, len(inv.notes))

@@ -281,16 +281,23 @@ def _format(value: str, allowed: tuple[str, ...]) -> str:
 
 def _print_issues(issues: Any, github: bool) -> None:
     """Issues as GitHub annotations (stdout) or as text (stderr; coloured on a terminal, in one go)."""
+    from itertools import islice
+
     from kbtrans.check import annotation
 
+    issues = iter(issues)
+    batched = iter(lambda: list(islice(issues, 2048)), [])  # written as they come, not all held
+
     if github:
-        sys.stdout.write("".join(annotation(i) + "\n" for i in issues))
+        for chunk in batched:
+            sys.stdout.write("".join(annotation(i) + "\n" for i in chunk))
         return
     if not _coloured():  # plain text is much faster than Rich for thousands of lines
-        sys.stderr.write("".join(
-            f"{i.location}: {i.severity}: {i.message} ({i.code})\n"
-            + (f"    msgid: {i.msgid}\n" if i.msgid else "") + f"    fix: {i.hint}\n"
-            for i in issues))
+        for chunk in batched:
+            sys.stderr.write("".join(
+                f"{i.location}: {i.severity}: {i.message} ({i.code})\n"
+                + (f"    msgid: {i.msgid}\n" if i.msgid else "") + f"    fix: {i.hint}\n"
+                for i in chunk))
         return
     from rich.text import Text
 
@@ -316,22 +323,38 @@ def check(
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes (0 = all cores).")] = 0,
 ) -> None:
     """Check every translation against its source; exit 1 on any error (stale catalogs included)."""
-    import json
-
-    from kbtrans.check import check as run
+    from kbtrans.check import check_stream as run
 
     cfg = _ctx(ctx).config()
     kind = _format(fmt, ("text", "json", "github"))
     report = run(cfg, tuple(to or ()), strict=strict, jobs=jobs or None)
     if kind == "json":
-        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        _write_json_issues(report)
     else:
         _print_issues(report.issues, kind == "github")
         summary = (f"{report.catalogs} catalogs, {report.entries} translated entries: "
-                   f"{len(report.errors)} errors, {len(report.warnings)} warnings")
+                   f"{report.errors} errors, {report.warnings} warnings")
         say(summary, stderr=kind == "github")
     if report.errors:
         raise typer.Exit(1)
+
+
+def _write_json_issues(report: Any) -> None:
+    """``json.dumps(CheckReport.as_dict(), indent=2)``, written an issue at a time."""
+    import json
+
+    head = {"notes": report.notes, "catalogs": report.catalogs, "entries": report.entries,
+            "errors": report.errors, "warnings": report.warnings}
+    out = sys.stdout
+    out.write(json.dumps(head, ensure_ascii=False, indent=2)[:-2] + ',\n  "issues": [')
+    first = True
+    for i in report.issues:
+        item = {"severity": i.severity, "code": i.code, "path": i.path, "line": i.line, "msgid": i.msgid,
+                "message": i.message, "hint": i.hint}
+        out.write(("\n" if first else ",\n") + "    " + json.dumps(item, ensure_ascii=False, indent=2)
+                  .replace("\n", "\n    "))
+        first = False
+    out.write("]\n}\n" if first else "\n  ]\n}\n")
 
 
 _BAR_STYLES = (("reviewed", "green"), ("machine", "blue"), ("fuzzy", "yellow"), ("untranslated", "bright_black"))

@@ -92,7 +92,7 @@ def _one(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, str]]) -> _Do
 
 
 #: Catalogs merged in this process (a sticky worker, or the only process), waiting to be written.
-_STASH: dict[str, list[catalog.Merged]] = {}
+_STASH: parallel.Stash[list[catalog.Merged]] = parallel.Stash()
 
 
 def _merge_and_stash(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, str]]) -> _Done | KbtransError:

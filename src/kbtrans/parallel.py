@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 import pickle
+import tempfile
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
 from kbtrans import signals
 from kbtrans.errors import InternalError
 
 if TYPE_CHECKING:  # multiprocessing loads only when workers start: most re-runs never need them
     import multiprocessing.process
+    from concurrent.futures import Future
     from multiprocessing.connection import Connection
 
 T = TypeVar("T")
@@ -38,9 +41,77 @@ def pmap(fn: Callable[[T], R], items: Sequence[T], *, jobs: int | None = None) -
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
     chunk = max(1, min(32, len(items) // (jobs * 8)))
+    # A bounded window of chunks in flight (``Executor.map`` would submit every item at once and keep
+    # every result until it is consumed): the parent holds a few chunks' results, whatever the KB's size.
+    window = jobs * 3
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=signals.worker_init,
                              initargs=(os.getpid(),)) as pool:
-        yield from pool.map(fn, items, chunksize=chunk)
+        pending: deque[Future[list[R]]] = deque()
+        for start in range(0, len(items), chunk):
+            pending.append(pool.submit(_chunk, fn, items[start:start + chunk]))
+            if len(pending) >= window:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+def _chunk(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    return [fn(x) for x in items]
+
+
+#: Items a :class:`Stash` keeps in memory, over all worker processes (each keeps its share).
+STASH_ITEMS = 2048
+
+
+class Stash(Generic[R]):
+    """Per-item results a process keeps between two rounds of a :class:`StickyPool`, bounded in memory.
+
+    The first ``limit`` items stay in memory; the rest are pickled to an anonymous temporary file (deleted
+    by the system as soon as it is closed or the process ends, however it ends), so a worker holds a
+    bounded number of notes whatever the size of the knowledge base.
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
+        self._mem: dict[str, R] = {}
+        self._spilled: dict[str, tuple[int, int]] = {}
+        self._file: IO[bytes] | None = None
+        self._pid = os.getpid()
+
+    def _cap(self) -> int:
+        return self.limit if self.limit is not None else max(64, STASH_ITEMS // jobs_default())
+
+    def __setitem__(self, key: str, value: R) -> None:
+        if self._pid != os.getpid():  # a forked worker: the parent's spill file is not ours
+            self._mem, self._spilled, self._file, self._pid = {}, {}, None, os.getpid()
+        if len(self._mem) < self._cap():
+            self._mem[key] = value
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="kbtrans-stash-")  # noqa: SIM115 (closed by clear)
+        data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+        offset = self._file.seek(0, os.SEEK_END)
+        self._file.write(data)
+        self._spilled[key] = (offset, len(data))
+
+    def pop(self, key: str) -> R:
+        if key in self._mem:
+            return self._mem.pop(key)
+        offset, size = self._spilled.pop(key)
+        assert self._file is not None
+        self._file.seek(offset)
+        value: R = pickle.loads(self._file.read(size))
+        return value
+
+    def __len__(self) -> int:
+        return len(self._mem) + len(self._spilled)
+
+    def clear(self) -> None:
+        self._mem.clear()
+        self._spilled.clear()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def _portable(exc: BaseException) -> BaseException:

@@ -63,7 +63,8 @@ def _recording_reference(fn: Callable[..., bool]) -> Callable[..., bool]:
     return rule
 
 
-_REF_TITLE = re.compile(r"""[ \t]("((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|\(((?:[^()\\]|\\.)*)\))[ \t]*$""")
+_REF_TITLE = re.compile(r"""[ \t]("([^"\\]*(?:\\.[^"\\]*)*)"|'([^'\\]*(?:\\.[^'\\]*)*)'"""
+                        r"""|\(([^()\\]*(?:\\.[^()\\]*)*)\))[ \t]*$""")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 

@@ -368,6 +368,18 @@ class CheckState(_Stage):
             " AND typeof(stamp)='text' AND typeof(issues)='text' AND typeof(catalogs)='integer'"
             " AND typeof(entries)='integer'")}
 
+    def stamps(self) -> dict[str, str]:
+        """Every recorded key's stamp (the issues stay in the database: :meth:`get` reads one row)."""
+        return dict(self._db.query("SELECT key, stamp FROM checked WHERE typeof(key)='text'"
+                                   " AND typeof(stamp)='text'"))
+
+    def get(self, key: str) -> Checked | None:
+        """The row of ``key``, or None."""
+        rows = self._db.query(
+            "SELECT stamp, issues, catalogs, entries FROM checked WHERE key=? AND typeof(stamp)='text'"
+            " AND typeof(issues)='text' AND typeof(catalogs)='integer' AND typeof(entries)='integer'", (key,))
+        return Checked(*rows[0]) if rows else None
+
     def save(self, changed: dict[str, Checked], gone: Iterable[str] = ()) -> None:
         """Record ``changed`` and forget the keys ``gone``."""
         self._db.change([

@@ -133,8 +133,9 @@ def _wanted(m: catalog.Message, refresh: bool) -> bool:
             and any(c.startswith(MT_PREFIX) for c in m.comments))
 
 
-def _memory(cfg: Config, lang: str) -> dict[str, tuple[str, Path]]:
-    """msgid → (reviewed translation, catalog) over every catalog of ``lang`` (most frequent wins)."""
+def _memory(cfg: Config, lang: str, wanted: set[str]) -> dict[str, tuple[str, Path]]:
+    """msgid → (reviewed translation, catalog) over every catalog of ``lang`` (most frequent wins), for the
+    msgids ``wanted`` only (what is held grows with the work to do, not with the KB)."""
     root = cfg.locales_dir / lang / "LC_MESSAGES"
     seen: dict[str, Counter[str]] = {}
     where: dict[tuple[str, str], Path] = {}
@@ -142,7 +143,7 @@ def _memory(cfg: Config, lang: str) -> dict[str, tuple[str, Path]]:
         return {}
     for path in sorted(root.rglob("*.po")):
         for m in catalog.read(path):
-            if m.obsolete or m.fuzzy or not m.msgstr or m.msgctxt is not None:
+            if m.obsolete or m.fuzzy or not m.msgstr or m.msgctxt is not None or m.msgid not in wanted:
                 continue
             seen.setdefault(m.msgid, Counter())[m.msgstr] += 1
             where.setdefault((m.msgid, m.msgstr), path)
@@ -241,7 +242,8 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
 
     # 1. Translation memory.
     writer = _Writer(cfg.wrap, kb)
-    memories = {lang: _memory(cfg, lang) for lang in sorted({it.target for it in items})}
+    memories = {lang: _memory(cfg, lang, {it.msgid for it in items if it.target == lang})
+                for lang in sorted({it.target for it in items})}
     to_engine: list[_Item] = []
     n_memory = 0
     for it in items:
