@@ -203,6 +203,7 @@ def build_package(models: Path, tiny: bool) -> Path:
         final = models / f"bench-base-{key}"
         pkg = final / "translate-ru_en.argosmodel"
         if not pkg.exists():
+            models.mkdir(parents=True, exist_ok=True)  # a fresh clone has no model cache folder yet
             tmp = Path(tempfile.mkdtemp(prefix=".bench-base-", dir=models))
             log("building the base-size stand-in (SentencePiece 50k on real text, 6+6 layers, int8)...")
             sp = train_sentencepiece(tmp / "spm", vocab_size=BASE_VOCAB, text=default_corpus(BASE_VOCAB) + real)
