@@ -92,3 +92,14 @@ def test_alt_text_and_titles_reach_a_real_model_as_text(argos_copy_packages: Pat
     for words in ("схема данных", "Конвейер данных", "статья", "Статья о данных"):
         assert words in text, (words, sent)
     assert "img/x.png" not in text and "a.md" not in text  # destinations stay placeholders
+
+
+# -- 11: deep nesting -----------------------------------------------------------------------------
+
+def test_text_after_deeply_nested_lists_and_quotes_is_extracted(cli: Callable[..., Result], tmp_path: Path) -> None:
+    items = "".join("  " * i + f"- Пункт уровня {i}\n" for i in range(10))
+    quotes = "".join(">" * (i + 1) + f" Цитата уровня {i}\n" for i in range(20))
+    kb = make_kb(tmp_path / "kb", {"a.md": items + "\n" + quotes + "\nПоследний абзац заметки.\n"})
+    msgids = {msgid for (_path, msgid) in messages(kb)}
+    assert "Последний абзац заметки." in msgids
+    assert "Пункт уровня 9" in msgids and any("Цитата уровня 19" in m for m in msgids)
