@@ -103,3 +103,14 @@ def test_text_after_deeply_nested_lists_and_quotes_is_extracted(cli: Callable[..
     msgids = {msgid for (_path, msgid) in messages(kb)}
     assert "Последний абзац заметки." in msgids
     assert "Пункт уровня 9" in msgids and any("Цитата уровня 19" in m for m in msgids)
+
+
+# -- 15: bare www. links --------------------------------------------------------------------------
+
+def test_a_bare_www_link_added_by_a_translation_is_a_new_url() -> None:
+    from kbtrans import check
+
+    entry = check.Entry("Подробности в документации.", "Details at www.example.com in the docs.", None, "ru", "en")
+    found = list(check.check_markup(entry))
+    assert [(f.severity, f.code, f.message) for f in found] == [
+        ("error", "url-added", "URL 'www.example.com' is not in the source")]

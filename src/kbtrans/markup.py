@@ -35,7 +35,7 @@ _PATTERN = re.compile(
     # The lookahead lists every character an alternative can start with: other positions fail at once
     # instead of trying each alternative (10x faster on prose).
     r"""
-    (?=[`$%!\[\]<^\#&hf])
+    (?=[`$%!\[\]<^\#&hfw])
     (?:
     (?P<code>(?<![`\\])(?P<ticks>`+)(?!`).*?(?<!`)(?P=ticks)(?!`))
   | (?P<math>(?<!\\)\$\$.+?(?<!\\)\$\$|(?<![\\\d])\$(?![\s$])(?:[^$\\]|\\.)*?(?<![\s\\])\$(?!\d))
@@ -49,7 +49,7 @@ _PATTERN = re.compile(
   | (?P<collapsed>(?<!\\)\[(?P<clabel>(?:[^\[\]\\]|\\.)+)\]\[\])
   | (?P<fnref>\[\^(?P<fnlabel>[^\]\s]+)\](?!\())
   | (?P<inlinefn>\^\[)
-  | (?P<url>(?<![\w/<(\["'])(?:https?|ftp)://[^\s<>()\[\]]*[^\s<>()\[\].,;:!?'"*_~])
+  | (?P<url>(?<![\w/<(\["'.@])(?:(?:https?|ftp)://|www\.(?=[A-Za-z0-9\-]+\.))[^\s<>()\[\]]*[^\s<>()\[\].,;:!?'"*_~])
   | (?P<tag>(?<![\w#&/\\\]`])\#(?:[\w/\-]*[^\W\d][\w/\-]*))
   | (?P<entity>&(?:\#[0-9]{1,7}|\#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)
     )
