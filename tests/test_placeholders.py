@@ -70,9 +70,19 @@ def test_protect_keeps_readable_text_visible() -> None:
     assert m.partners[:4] == (1, 0, 3, 2)
 
 
-def test_protect_wikilink_without_alias_image_and_embed_are_one_piece() -> None:
+def test_protect_wikilink_without_alias_and_embed_are_one_piece_image_alt_and_titles_are_text() -> None:
     m = protect("Смотри [[pretraining-data]], ![схема](img/p.svg) и ![[pipeline.svg]].")
-    assert m.originals == ("[[pretraining-data]]", "![схема](img/p.svg)", "![[pipeline.svg]]")
+    assert m.originals == ("[[pretraining-data]]", "![", "](img/p.svg)", "![[pipeline.svg]]")
+    assert m.text == "Смотри ⟦0⟧, ⟦1⟧схема⟦2⟧ и ⟦3⟧."
+    assert m.partners[1:3] == (2, 1)
+    m = protect('См. ![схема *данных*](p.svg "Конвейер данных") и [статью](a.md \'Статья\').')
+    assert m.text == "См. ⟦0⟧схема ⟦1⟧данных⟦2⟧⟦3⟧Конвейер данных⟦4⟧ и ⟦5⟧статью⟦6⟧Статья⟦7⟧."
+    assert m.originals == ("![", "*", "*", '](p.svg "', '")', "[", "](a.md '", "')")
+    restored = restore("See ⟦0⟧ *data* diagram ⟦3⟧ The \"data\" pipeline ⟦4⟧ and ⟦5⟧ the article ⟦6⟧ Jim's ⟦7⟧.",
+                       m, target_lang="en")
+    # (the model lost the emphasis placeholders and typed "*" itself: neutralised; quotes kept out of titles)
+    assert restored.text.startswith('See ![') and '](p.svg "The ”data” pipeline")' in restored.text
+    assert "[the article](a.md 'Jim’s')" in restored.text
 
 
 def test_protect_emphasis_escapes_tags_html_keep_terms_and_brackets() -> None:

@@ -35,7 +35,7 @@ _PATTERN = re.compile(
     # The lookahead lists every character an alternative can start with: other positions fail at once
     # instead of trying each alternative (10x faster on prose).
     r"""
-    (?=[`$%!\[\]<^\#&hf])
+    (?=[`$%!\[\]<^\#&hfw])
     (?:
     (?P<code>(?<![`\\])(?P<ticks>`+)(?!`).*?(?<!`)(?P=ticks)(?!`))
   | (?P<math>(?<!\\)\$\$.+?(?<!\\)\$\$|(?<![\\\d])\$(?![\s$])[^$\\]*(?:\\.[^$\\]*)*(?<![\s\\])\$(?!\d))
@@ -49,7 +49,7 @@ _PATTERN = re.compile(
   | (?P<collapsed>(?<!\\)\[(?P<clabel>(?:[^\[\]\\]|\\.)[^\[\]\\]*(?:\\.[^\[\]\\]*)*)\]\[\])
   | (?P<fnref>\[\^(?P<fnlabel>[^\]\s]+)\](?!\())
   | (?P<inlinefn>\^\[)
-  | (?P<url>(?<![\w/<(\["'])(?:https?|ftp)://[^\s<>()\[\]]*[^\s<>()\[\].,;:!?'"*_~])
+  | (?P<url>(?<![\w/<(\["'.@])(?:(?:https?|ftp)://|www\.(?=[A-Za-z0-9\-]+\.))[^\s<>()\[\]]*[^\s<>()\[\].,;:!?'"*_~])
   | (?P<tag>(?<![\w#&/\\\]`])\#(?:[\w/\-]*[^\W\d][\w/\-]*))
   | (?P<entity>&(?:\#[0-9]{1,7}|\#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)
     )
@@ -222,8 +222,27 @@ def shortcut_spans(text: str, defined: frozenset[str]) -> list[tuple[int, int]]:
     return [m.span() for m in _SHORTCUT.finditer(text) if normalizeReference(m.group(1)) in defined]
 
 
+# The title of a link or image destination ``](dest "title")``: group 1, 2 or 3 by its quotes.
+_TITLE = re.compile(r"""\s(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|\(((?:[^()\\]|\\.)*)\))\s*\)$""", re.DOTALL)
+
+
+def link_title(element: str) -> tuple[int, int] | None:
+    """(start, end) of the title inside a link destination element ``](dest "title")``, or None.
+
+    The title is text a reader sees (a tooltip): translated, while the destination is not.
+    """
+    if not element.endswith(("\")", "')", "))")):
+        return None
+    m = _TITLE.search(element)
+    if m is None:
+        return None
+    group = next(g for g in (1, 2, 3) if m.group(g) is not None)
+    return m.start(group), m.end(group)
+
+
 def plain_text(text: str, *, comments: bool = True) -> str:
-    """``text`` with its protected elements removed (wikilink aliases and link texts stay)."""
+    """``text`` with its protected elements removed (wikilink aliases, link texts, image alt texts and
+    link/image titles stay)."""
     return _plain_text(text, comments)
 
 
@@ -235,6 +254,10 @@ def _plain_text(text: str, comments: bool) -> str:
     for e in scan(text, comments=comments):
         parts.append(text[pos:e.start])
         pos = e.end
+        if e.kind == LINK:
+            title = link_title(text[e.start:e.end])
+            if title is not None:
+                parts.append(" " + text[e.start + title[0]:e.start + title[1]] + " ")
     parts.append(text[pos:])
     return "".join(parts)
 

@@ -3,10 +3,11 @@
 :func:`protect` replaces everything a translation must not change by an opaque token ``⟦N⟧`` (U+27E6,
 decimal N from 0, U+27E7): code spans, math, comments, URLs, link destinations ``](…)`` and reference
 labels ``][…]``, whole shortcut reference links ``[label]``, wikilinks and embeds, footnote references,
-HTML tags, entities, images, backslash escapes, emphasis delimiters (``**``, ``*``, ``__``, ``_``, ``~~``,
+HTML tags, entities, backslash escapes, emphasis delimiters (``**``, ``*``, ``__``, ``_``, ``~~``,
 ``==``, which ``build`` requires to stay balanced) and the glossary's do-not-translate terms. What a
 reader reads stays visible so the model translates it: link text (its ``[`` becomes a placeholder paired
-with the ``](…)``), wikilink aliases (``[[target|`` and ``]]`` are placeholders, the alias is not),
+with the ``](…)``), image alt text (likewise its ``![``), link and image titles (``](dest "`` and ``")``
+are placeholders around the title), wikilink aliases (``[[target|`` and ``]]`` are placeholders, the alias is not),
 inline-footnote text (``^[`` and its ``]``) and emphasised text. Soft line breaks are joined: the masked
 text is one line.
 
@@ -39,7 +40,9 @@ PLACEHOLDER_RE = re.compile(r"⟦\d+⟧")
 
 # Kinds of the elements protect adds to markup.scan's.
 LINK_OPEN = "link text opener"
-IMAGE = "image"
+IMAGE = "image alt text opener"
+TITLE_OPEN = "link target and title opener"
+TITLE_CLOSE = "title closer"
 FOOTNOTE_CLOSE = "inline footnote closer"
 COMMENT_MARK = "comment marker"
 ESCAPE = "escape"
@@ -47,7 +50,6 @@ KEEP = "do-not-translate term"
 SHORTCUT = "shortcut reference link"
 EMPHASIS = "emphasis delimiter"
 BRACKET = "placeholder bracket"
-_DROP = "(merged into an image)"
 
 _ESCAPE = re.compile(r"\\[!-/:-@\[-`{-~\n]")
 # Emphasis delimiters exactly as ``kbtrans.check`` counts them (it blocks a translation that unbalances one).
@@ -177,7 +179,9 @@ def _elements(text: str, keep_terms: Sequence[str], comments: bool, references: 
             opener = wiki_open.pop()
             els[opener].partner = len(els) - 1
             els[-1].partner = opener
-    # Links and images: the "[" of the text pairs with the "](dest)" / "][label]"; an image is one piece.
+    # Links and images: the "[" (an image's "![") of the text pairs with the "](dest)" / "][label]"; the
+    # link text and the image's alt text stay translatable, and so does a title: ](dest "title") becomes
+    # the opener ](dest " and the closer ") around it.
     for i, el in enumerate(list(els)):
         if el.kind not in (markup.LINK, markup.REFLABEL):
             continue
@@ -185,13 +189,17 @@ def _elements(text: str, keep_terms: Sequence[str], comments: bool, references: 
         if start < 0:
             continue
         if start > 0 and text[start - 1] == "!" and _inside(els, start - 1) is None:
-            for x in els:
-                if start - 1 <= x.start and x.end <= el.end:
-                    x.kind = _DROP
-            els.append(_El(start - 1, el.end, IMAGE))
-            continue
-        els.append(_El(start, start + 1, LINK_OPEN, partner=i))
+            els.append(_El(start - 1, start + 1, IMAGE, partner=i))
+        else:
+            els.append(_El(start, start + 1, LINK_OPEN, partner=i))
         el.partner = len(els) - 1
+    for i, el in enumerate(list(els)):
+        if el.kind != markup.LINK:
+            continue
+        title = markup.link_title(text[el.start:el.end])
+        if title is not None and markup.LETTER.search(text, el.start + title[0], el.start + title[1]):
+            els.append(_El(el.start + title[1], el.end, TITLE_CLOSE, partner=i))  # (one way: el pairs with its "[")
+            el.end, el.kind = el.start + title[0], TITLE_OPEN
     els = _renumber(els)
     # A shortcut reference link "[label]" is its label: translated, it would no longer link.
     shortcuts = markup.shortcut_spans(text, references)
@@ -241,7 +249,7 @@ def _elements(text: str, keep_terms: Sequence[str], comments: bool, references: 
 
 def _renumber(els: list[_El]) -> list[_El]:
     """Sort by position, keeping partner links pointing at the right elements."""
-    order = sorted((i for i in range(len(els)) if els[i].kind != _DROP), key=lambda i: els[i].start)
+    order = sorted(range(len(els)), key=lambda i: els[i].start)
     new_index = {old: new for new, old in enumerate(order)}
     out = []
     for old in order:
@@ -468,19 +476,34 @@ def _space_like_source(tokens: list[Token], n: int, src: str, here: int) -> list
     return out
 
 
+def _groups(masked: Masked) -> list[list[int]]:
+    """Elements that must stay in source order: each opener with its closer, and a link's ``[`` with its
+    ``](dest "`` and the title's ``")`` (a closer that points at its opener one way only)."""
+    partners = masked.partners
+    groups: dict[int, list[int]] = {}  # by the index of the group's last two-way member
+    for n, partner in enumerate(partners):
+        if partner > n and partners[partner] == n:
+            groups[partner] = [n, partner]
+    for n, partner in enumerate(partners):
+        if 0 <= partner < n and partners[partner] != n:
+            groups.setdefault(partner, [partner]).append(n)
+    return list(groups.values())
+
+
 def _order_pairs(tokens: list[Token], masked: Masked, repairs: list[str]) -> list[Token]:
     swapped = []
     pos = _positions(tokens)
     tokens = list(tokens)
-    for n, partner in enumerate(masked.partners):
-        if partner <= n:
-            continue  # each pair once, from its opener (openers come first in the source)
-        if pos[n] > pos[partner]:
-            tokens[pos[n]], tokens[pos[partner]] = partner, n
-            pos[n], pos[partner] = pos[partner], pos[n]
-            swapped.append(n)
+    for group in _groups(masked):
+        places = sorted(pos[n] for n in group)
+        if places == [pos[n] for n in group]:
+            continue
+        for n, at in zip(group, places, strict=True):
+            tokens[at] = n
+            pos[n] = at
+        swapped.append(group)
     if swapped:
-        repairs.append("put back in order " + ", ".join(f"{token(n)}…{token(masked.partners[n])}" for n in swapped))
+        repairs.append("put back in order " + ", ".join("…".join(token(n) for n in g) for g in swapped))
     return tokens
 
 
@@ -536,6 +559,23 @@ def _guard(chunk: str, prev: str | None, prev_kind: str, nxt: str | None, nxt_ki
     return chunk
 
 
+# Text after these elements starts right after them, and before these ends right before them.
+_HUGGED_AFTER = frozenset({TITLE_OPEN})
+_HUGGED_BEFORE = frozenset({TITLE_CLOSE})
+# Inside a title: the quotes that would close it become typographic ones.
+_TITLE_QUOTES = {'"': str.maketrans({'"': "”"}), "'": str.maketrans({"'": "’"}),
+                 "(": str.maketrans({"(": "（", ")": "）"})}
+
+
+def _glued(masked: Masked, n: int, *, after: bool) -> bool:
+    """Whether the source has text right after (or before) element ``n``, without a space between."""
+    at = masked.text.find(token(n))
+    if after:
+        at += len(token(n))
+        return at < len(masked.text) and not masked.text[at].isspace()
+    return at > 0 and not masked.text[at - 1].isspace()
+
+
 def _clean(chunk: str, prev: int | None, nxt: int | None, masked: Masked, stage: int, target_lang: str) -> str:
     """One piece of model text between placeholders ``prev`` and ``nxt``."""
     chunk = _STRAY.sub("", chunk.replace("\n", " "))
@@ -550,6 +590,19 @@ def _clean(chunk: str, prev: int | None, nxt: int | None, masked: Masked, stage:
     # Emphasis hugs its text: no space inside "**…**"; an "_" is a delimiter only off a word's edge.
     prev_inner = prev is not None and masked.kinds[prev] == EMPHASIS and masked.partners[prev] > prev
     nxt_inner = nxt is not None and masked.kinds[nxt] == EMPHASIS and 0 <= masked.partners[nxt] < nxt
+    if prev is not None and masked.kinds[prev] in _HUGGED_AFTER:
+        prev_inner = True
+        if masked.kinds[prev] == TITLE_OPEN:  # a quote like the title's own would end it early
+            quote = masked.originals[prev][-1]
+            chunk = chunk.translate(_TITLE_QUOTES[quote]).rstrip("\\")
+    if nxt is not None and masked.kinds[nxt] in _HUGGED_BEFORE:
+        nxt_inner = True
+    # A link's text and an image's alt text hug their brackets where the source's did.
+    if prev is not None and masked.kinds[prev] in (LINK_OPEN, IMAGE) and _glued(masked, prev, after=True):
+        prev_inner = True
+    if (nxt is not None and masked.partners[nxt] >= 0 and masked.kinds[masked.partners[nxt]] in (LINK_OPEN, IMAGE)
+            and _glued(masked, nxt, after=False)):
+        nxt_inner = True
     if prev_inner:
         chunk = chunk.lstrip()
     if nxt_inner:

@@ -68,10 +68,14 @@ _REF_TITLE = re.compile(r"""[ \t]("([^"\\]*(?:\\.[^"\\]*)*)"|'([^'\\]*(?:\\.[^'\
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
+#: Block nesting markdown-it follows (its default, 20, silently drops everything after a deeper list or quote).
+MAX_NESTING = 1000
+
+
 @lru_cache(maxsize=1)
 def parser() -> MarkdownIt:
     """The Markdown parser kbtrans segments with (shared, configured once)."""
-    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    md = MarkdownIt("commonmark", {"html": True, "maxNesting": MAX_NESTING}).enable(["table", "strikethrough"])
     md.use(front_matter_plugin).use(footnote_plugin).use(tasklists_plugin)
     # Obsidian's (and Pandoc's) rule: no space inside the dollars, no digit right after the closing one.
     md.use(dollarmath_plugin, allow_space=False, allow_digits=False, double_inline=True)
@@ -454,7 +458,13 @@ def segment(path: str, source: Source, *, front_matter_keys: Iterable[str], lang
         pos += len(line) + 1
     offsets[len(source.lines)] = pos
     env: dict[str, Any] = {}
-    tokens = parser().parse(text, env)
+    try:
+        tokens = parser().parse(text, env)
+    except RecursionError:
+        from kbtrans.errors import KbtransError
+
+        raise KbtransError(f"{path}: lists or quotes are nested too deeply to segment; "
+                           "flatten the nesting and run the command again.") from None
     w = _Walker(source, offsets, frozenset(front_matter_keys), not translate_comments)
     table_marks: dict[int, tuple[int, int]] = {}
     in_header = False

