@@ -9,7 +9,7 @@ from pathlib import Path
 from kbtrans import markup
 
 #: The first-character lookahead of markup._PATTERN (a pure speed-up).
-LOOKAHEAD = "(?=[`$%!\\[\\]<^\\#&hf])"
+LOOKAHEAD = "(?=[`$%!\\[\\]<^\\#&hfw])"
 
 
 def _matches(pattern: re.Pattern[str], text: str) -> list[tuple[object, ...]]:
@@ -28,7 +28,7 @@ def test_markup_lookahead_is_only_a_speedup() -> None:
     rnd = random.Random(0)
     alphabet = [*sorted(set(source) - {"\n"}), "\n", " ", "a", "Я", "1", "http://", "https://x.y/z", "ftp://a",
                 "[[", "]]", "](", "][", "[^", "^[", "%%", "$$", "&amp;", "<!--", "-->", "<a href='x'>", "</b>",
-                "<x@y.z>", "#tag", "`code`"]
+                "<x@y.z>", "#tag", "`code`", "www.a.b"]
     for _ in range(20000):
         text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 24)))
         assert _matches(markup._PATTERN, text) == _matches(plain, text), repr(text)
