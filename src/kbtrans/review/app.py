@@ -89,13 +89,14 @@ def create_app(review: Review, sec: Security) -> Starlette:
     """The ASGI app of one review session."""
     env = _templates()
 
-    def page(name: str, request: Request, **values: Any) -> HTMLResponse:
+    def page(name: str, request: Request, status_code: int = 200, **values: Any) -> HTMLResponse:
         html = env.get_template(name).render(csrf=sec.csrf, languages=review.languages, **values)
-        return HTMLResponse(html)
+        return HTMLResponse(html, status_code=status_code)
 
     def error_page(request: Request, exc: KbtransError, status: int) -> Response:
-        return page("error.html", request, message=str(exc), status=status) if request.method == "GET" else \
-            JSONResponse({"error": str(exc)}, status_code=status)
+        if request.method == "GET":
+            return page("error.html", request, status_code=status, message=str(exc), status=status)
+        return JSONResponse({"error": str(exc)}, status_code=status)
 
     async def notes(request: Request) -> Response:
         q = request.query_params
