@@ -286,6 +286,7 @@ class Server:
                                "(or leave it out for a free one).") from None
         self.host, self.port = host, self.socket.getsockname()[1]
         self.security = security(self.port, host)
+        review.warm()
         self.app = create_app(review, self.security)
         self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False,
                                                     lifespan="off"))

@@ -164,6 +164,16 @@ class Review:
     def __post_init__(self) -> None:
         self.languages = self.cfg.select_languages(self.languages)
 
+    def warm(self) -> None:
+        """Do once, before the URL is printed, what the first page would otherwise pay for: the imports, the
+        Markdown parser, the note inventory and the glossary."""
+        from kbtrans import build, splice  # noqa: F401
+        from kbtrans.review import render
+
+        render.markdown("*warm* [[up]] `code` $x$")
+        self.notes()
+        self._glossary([])
+
     # -- validation -------------------------------------------------------------------------------
 
     def _matches(self, rel: str) -> bool:
