@@ -659,3 +659,193 @@ def orphan_catalogs(locales_dir: Path, lang: str, stems: set[str]) -> list[Path]
             if name.endswith(".po") and (f"{prefix}/{name[:-3]}" if prefix else name[:-3]) not in stems:
                 out.append(Path(folder, name))
     return sorted(out)
+
+
+# -- editing single entries (used by `review`) -------------------------------------------------------
+
+@dataclass(frozen=True)
+class EntryState:
+    """One current entry of a catalog as an editor sees it (what a later edit is compared against)."""
+
+    msgid: str
+    """The source text."""
+    msgctxt: str | None
+    """gettext context."""
+    msgstr: str
+    """The translation ("" when untranslated)."""
+    flags: tuple[str, ...]
+    """All flags, ``fuzzy`` included."""
+    tcomment: str
+    """The translator comment (``# `` lines), "" when none."""
+    comments: tuple[str, ...]
+    """Extracted ``#.`` comment lines (what the entry is, MT provenance and repairs)."""
+    previous_msgid: str | None
+    """The ``#|`` previous msgid."""
+    line: int
+    """1-based line where the entry starts."""
+
+    @property
+    def fuzzy(self) -> bool:
+        return "fuzzy" in self.flags
+
+    @property
+    def key(self) -> tuple[str | None, str]:
+        return self.msgctxt, self.msgid
+
+    def same_content(self, other: EntryState) -> bool:
+        """The same translation, flags, comments and previous msgid (the line may differ)."""
+        return (self.msgstr, self.flags, self.tcomment, self.comments, self.previous_msgid) == (
+            other.msgstr, other.flags, other.tcomment, other.comments, other.previous_msgid)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A change to one current entry; None fields stay as they are."""
+
+    msgid: str
+    """The entry's msgid."""
+    msgctxt: str | None = None
+    """The entry's context."""
+    msgstr: str | None = None
+    """The new translation."""
+    fuzzy: bool | None = None
+    """Set or clear ``fuzzy`` (clearing it also removes the ``#|`` previous msgid)."""
+    tcomment: str | None = None
+    """The new translator comment ("" removes it)."""
+    expect: EntryState | None = None
+    """The entry as the editor loaded it: if the file holds something else now, nothing is written
+    (:class:`~kbtrans.errors.CatalogConflict`). None: no comparison."""
+
+
+def content_hash(data: bytes) -> str:
+    """The hash an editor keeps of a catalog file's bytes, to see whether it changed."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _state(e: polib.POEntry) -> EntryState:
+    return EntryState(e.msgid, e.msgctxt, e.msgstr, tuple(e.flags), e.tcomment or "",
+                      tuple(e.comment.split("\n")) if e.comment else (), e.previous_msgid, e.linenum)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CatalogError(f"cannot read the catalog ({exc.strerror}).", path=path) from None
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"cannot decode the catalog ({exc}). Save it as UTF-8.", path=path) from None
+
+
+def entry_states(path: Path) -> tuple[str, list[EntryState]]:
+    """(:func:`content_hash` of the file, its current entries in file order) for an editor."""
+    data = _read_bytes(path)
+    po = _load(path, _decode(path, data))
+    return content_hash(data), [_state(e) for e in po if e.msgid and not e.obsolete]
+
+
+_MSGSTR_LINE = re.compile(r"[ \t]*msgstr(?:\[\d+\])?[ \t]")
+
+
+def _entry_lines(lines: list[str], start: int) -> int:
+    """Index just past the entry whose first line is ``lines[start]`` (its last msgstr continuation)."""
+    i = start
+    while i < len(lines) and not _MSGSTR_LINE.match(lines[i]):
+        i += 1
+    if i == len(lines):
+        raise ValueError("no msgstr")
+    i += 1
+    while i < len(lines) and (lines[i].lstrip().startswith('"') or _MSGSTR_LINE.match(lines[i])):
+        i += 1
+    return i
+
+
+def update_entries(path: Path, edits: Sequence[Edit], *, wrap: int = 0) -> tuple[str, list[EntryState]]:
+    """Apply ``edits`` to the catalog at ``path`` atomically, changing nothing but the edited entries.
+
+    Every other line of the file (header, other entries, comments, flags, obsolete entries, order,
+    wrapping) stays byte for byte: each edited entry's lines are replaced by its new rendering (wrapped
+    at ``wrap``, 0 = never). An edit whose ``expect`` differs from the entry on disk (someone else
+    changed it since it was loaded), or whose entry is gone, raises
+    :class:`~kbtrans.errors.CatalogConflict` and nothing is written. Returns the file's new
+    :func:`content_hash` and the edited entries as now written.
+    """
+    from kbtrans.errors import CatalogConflict
+
+    data = _read_bytes(path)
+    text = _decode(path, data)
+    po = _load(path, text)
+    by_key = {(e.msgctxt, e.msgid): e for e in po if e.msgid and not e.obsolete}
+    before = {k: _state(e) for k, e in by_key.items()}
+    bom = data.startswith(b"\xef\xbb\xbf")
+    lines = text.split("\n")
+    replaced: dict[int, tuple[int, list[str]]] = {}
+    done: list[tuple[str | None, str]] = []
+    for edit in edits:
+        key = (edit.msgctxt, edit.msgid)
+        e = by_key.get(key)
+        if e is None:
+            raise CatalogConflict(f"the entry {_excerpt(edit.msgid)!r} is no longer in the catalog (it was "
+                                  "changed on disk, e.g. by `kbtrans extract`). Reload the page.",
+                                  path=path, current=None)
+        if edit.expect is not None and not before[key].same_content(edit.expect):
+            raise CatalogConflict(f"the entry {_excerpt(edit.msgid)!r} changed on disk since it was loaded "
+                                  "(another editor or a kbtrans run); nothing was written. Compare both "
+                                  "versions, reload, and save again.", path=path, line=e.linenum,
+                                  current=before[key])
+        if edit.msgstr is not None:
+            e.msgstr = edit.msgstr
+        if edit.fuzzy is True and "fuzzy" not in e.flags:
+            e.flags.insert(0, "fuzzy")
+        elif edit.fuzzy is False and "fuzzy" in e.flags:
+            e.flags.remove("fuzzy")
+            e.previous_msgid = None
+        if edit.tcomment is not None:
+            e.tcomment = edit.tcomment
+        start = e.linenum - 1
+        try:
+            end = _entry_lines(lines, start)
+        except ValueError:
+            raise CatalogError("cannot find this entry's msgstr. Fix the file by hand.", path=path,
+                               line=e.linenum) from None
+        cr = lines[end - 1].endswith("\r")
+        rendered = (_render_entry(e) if wrap <= 0 else None) or e.__unicode__(wrapwidth=wrap if wrap > 0 else 0)
+        new = rendered.rstrip("\n").split("\n")
+        replaced[start] = (end, [x + "\r" if cr else x for x in new])
+        done.append(key)
+    out: list[str] = []
+    i = 0
+    for start in sorted(replaced):
+        end, new = replaced[start]
+        out += lines[i:start] + new
+        i = end
+    out += lines[i:]
+    new_text = "\n".join(out)
+    # The safety net: the new file must read back as the old one with exactly these entries changed.
+    check = _load(path, new_text)
+    after = {(e.msgctxt, e.msgid): e for e in check if e.msgid and not e.obsolete}
+    old_rest = [f for e, f in zip(po, _fingerprint(po), strict=True) if (e.msgctxt, e.msgid) not in done or e.obsolete]
+    new_rest = [f for e, f in zip(check, _fingerprint(check), strict=True)
+                if (e.msgctxt, e.msgid) not in done or e.obsolete]
+    if old_rest != new_rest or any(_fingerprint_one(after[k]) != _fingerprint_one(by_key[k]) for k in done):
+        raise CatalogError("kbtrans could not update this catalog without changing other entries; nothing was "
+                           "written. Edit the entry in a PO editor.", path=path)
+    payload = (b"\xef\xbb\xbf" if bom else b"") + new_text.encode("utf-8")
+    write_if_changed(path, payload)
+    return content_hash(payload), [_state(after[k]) for k in done]
+
+
+def _fingerprint_one(e: polib.POEntry) -> tuple[object, ...]:
+    return (e.msgctxt, e.msgid, e.msgstr, tuple(e.flags), e.comment, e.tcomment, e.previous_msgid,
+            bool(e.obsolete), _occurrences_key(e.occurrences))
+
+
+def _excerpt(text: str, n: int = 50) -> str:
+    text = text.replace("\n", "⏎")
+    return text if len(text) <= n else text[: n - 1] + "…"

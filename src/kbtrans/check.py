@@ -500,6 +500,17 @@ def findings(e: Entry, checks: Sequence[Check] = ENTRY_CHECKS) -> list[Finding]:
     return [f for c in checks for f in c(e)]
 
 
+def entry_findings(msgid: str, msgstr: str, po_comments: Sequence[str], segment: Segment | None, note_lang: str,
+                   lang: str, g: glossary.Glossary, *, comments: bool = True,
+                   references: frozenset[str] = frozenset()) -> list[Finding]:
+    """What ``check`` says about one translated catalog entry (``po_comments``: its ``#.`` lines).
+
+    ``check`` calls this for every entry; the review page calls it as the reviewer types.
+    """
+    kind = next((c.split(" · ", 1)[0] for c in po_comments if c.startswith("footnote")), "")
+    return findings(Entry(msgid, msgstr, segment, note_lang, lang, g, comments, kind, references))
+
+
 #: The checks whose findings keep a translation out of a built note (besides changed markup).
 BLOCKING_CHECKS: tuple[Check, ...] = (check_active_content, check_emphasis)
 
@@ -645,10 +656,10 @@ def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[],
             segs.setdefault(seg.text, seg)
     comments = not cfg.translate_comments
     for m in todo:
-        kind = next((c.split(" · ", 1)[0] for c in m.comments if c.startswith("footnote")), "")
-        e = Entry(m.msgid, m.msgstr, segs.get(m.msgid), note_lang, lang, g, comments, kind, refs)
+        found = entry_findings(m.msgid, m.msgstr, m.comments, segs.get(m.msgid), note_lang, lang, g,
+                               comments=comments, references=refs)
         issues.extend(Issue(f.severity, f.code, name, m.line, _excerpt(m.msgid), f.message, f.hint)
-                      for f in findings(e))
+                      for f in found)
     return issues, len(todo)
 
 

@@ -427,6 +427,37 @@ def stats(
         say(f"chart written to {chart}")
 
 
+@app.command()
+def review(
+    ctx: typer.Context,
+    to: Annotated[list[str] | None, typer.Option("--to", help="Only this language (repeatable).",
+                                                 metavar="LANG")] = None,
+    note: Annotated[list[str] | None, typer.Option("--note", help="Only notes matching this glob (repeatable).",
+                                                   metavar="GLOB")] = None,
+    host: Annotated[str, typer.Option("--host", help="Listen on this address (default loopback only).")] = "",
+    port: Annotated[int, typer.Option("--port", help="Listen on this port (0 = a free one).")] = 0,
+    open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open the page in a browser.")] = False,
+) -> None:
+    """Review and fix translations in a local web page (needs `pip install 'kbtrans[review]'`)."""
+    from kbtrans.review import load_server
+
+    cfg = _ctx(ctx).config()
+    server = load_server(cfg, tuple(to or ()), tuple(note or ()), host or "127.0.0.1", port)
+    if host and not server.loopback:
+        warn(f"listening on {host}: anyone who can reach this address and has the URL's token can edit "
+             "the catalogs.")
+    say(f"kbtrans review: {server.url}  (Ctrl-C stops it)")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn handles Ctrl-C itself; a second one lands here
+        say("kbtrans review: interrupted.")
+    say("kbtrans review: stopped.")
+
+
 models_app = typer.Typer(
     help="List and install Argos Translate models. ARGOS_PACKAGES_DIR sets the packages folder "
          "(default: ~/.local/share/argos-translate/packages).",

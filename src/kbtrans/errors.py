@@ -51,3 +51,14 @@ class GlossaryError(KbtransError):
 
 class LockedError(KbtransError):
     """Another kbtrans command holds the knowledge base's lock (``--no-wait``)."""
+
+
+class CatalogConflict(CatalogError):
+    """A catalog entry changed on disk since it was read (``catalog.update_entries``): nothing was written.
+
+    ``current`` is the entry as the file holds it now (None when the entry is no longer there)."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None, line: int | None = None,
+                 current: object = None) -> None:
+        super().__init__(message, path=path, line=line)
+        self.current = current

@@ -1,0 +1,184 @@
+// kbtrans review: the note view's behaviour. No inline script: the page's data comes from a JSON block,
+// every value is written with textContent (never innerHTML).
+"use strict";
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const dataEl = document.getElementById("page-data");
+  if (!dataEl) return;
+  const data = JSON.parse(dataEl.textContent);
+  const entries = data.entries;
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  async function post(url, body) {
+    const r = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+      body: JSON.stringify(body),
+    });
+    let json = {};
+    try { json = await r.json(); } catch (e) { json = {error: await r.text()}; }
+    return {status: r.status, json: json};
+  }
+
+  function section(i) { return document.getElementById("entry-" + i); }
+
+  function showFindings(sec, findings) {
+    const ul = sec.querySelector(".findings");
+    ul.replaceChildren();
+    for (const f of findings) {
+      const li = el("li", f.severity, f.severity + " " + f.code + ": " + f.message);
+      if (f.hint) li.title = f.hint;
+      ul.appendChild(li);
+    }
+  }
+
+  function showMarks(sec, text, places) {
+    // the translation with its placeables highlighted (a read-only mirror under the editor)
+    const box = sec.querySelector(".marks");
+    box.replaceChildren();
+    let at = 0;
+    for (const p of places) {
+      if (p.start > at) box.appendChild(document.createTextNode(text.slice(at, p.start)));
+      const m = el("mark", "placeable", text.slice(p.start, p.end));
+      m.title = p.kind;
+      box.appendChild(m);
+      at = p.end;
+    }
+    if (at < text.length) box.appendChild(document.createTextNode(text.slice(at)));
+  }
+
+  function setBadge(sec, category) {
+    sec.className = "entry " + category;
+    const b = sec.querySelector(".badge");
+    b.className = "badge " + category;
+    b.textContent = category;
+  }
+
+  function message(sec, text, cls) {
+    const m = sec.querySelector(".message");
+    m.className = "message " + (cls || "");
+    m.textContent = text;
+  }
+
+  const timers = {};
+  function liveCheck(i) {
+    clearTimeout(timers[i]);
+    timers[i] = setTimeout(async function () {
+      const sec = section(i), e = entries[i];
+      const text = sec.querySelector(".editor").value;
+      const r = await post("/api/check", {path: data.note, lang: data.lang, msgid: e.msgid, msgstr: text});
+      if (r.status === 200) {
+        showFindings(sec, r.json.findings);
+        showMarks(sec, text, r.json.placeables);
+        sec.dataset.checked = text;
+      }
+    }, 250);
+  }
+
+  function showConflict(sec, r) {
+    const box = sec.querySelector(".conflict");
+    box.replaceChildren();
+    box.appendChild(el("p", "error", r.json.error));
+    const theirs = r.json.theirs;
+    box.appendChild(el("h4", "", "On disk now"));
+    box.appendChild(el("pre", "theirs", theirs ? theirs.msgstr : "(the entry is gone)"));
+    box.appendChild(el("h4", "", "Yours (kept in the editor)"));
+    box.appendChild(el("pre", "yours", r.json.yours || ""));
+    box.hidden = false;
+  }
+
+  async function act(i, action) {
+    const sec = section(i), e = entries[i];
+    const text = action === "comment" ? sec.querySelector(".tcomment").value : sec.querySelector(".editor").value;
+    message(sec, action + "…");
+    const r = await post("/api/entry", {path: data.note, lang: data.lang, action: action, msgid: e.msgid,
+      msgctxt: e.msgctxt, version: e.version, text: text, index: i});
+    if (r.status === 200) {
+      const n = r.json.entry;
+      n.index = i;
+      entries[i] = n;
+      data.hash = r.json.hash;
+      setBadge(sec, n.category);
+      if (action === "revert") sec.querySelector(".editor").value = n.msgstr;
+      showFindings(sec, n.findings);
+      sec.querySelector(".conflict").hidden = true;
+      message(sec, {save: "saved", accept: "accepted", revert: "reverted", comment: "comment saved"}[action], "ok");
+    } else if (r.status === 409 && r.json.conflict) {
+      showConflict(sec, r);
+      message(sec, "not saved: conflict", "error");
+    } else {
+      if (r.json.findings) showFindings(sec, r.json.findings);
+      message(sec, r.json.error || ("error " + r.status), "error");
+    }
+  }
+
+  function current() {
+    const a = document.activeElement;
+    const sec = a && a.closest ? a.closest(".entry") : null;
+    return sec ? Number(sec.dataset.index) : -1;
+  }
+
+  function focus(i) {
+    const ed = section(i).querySelector(".editor");
+    ed.focus();
+    section(i).scrollIntoView({block: "center"});
+  }
+
+  function move(step) {
+    let i = current();
+    for (let k = 0; k < entries.length; k++) {
+      i = (i + step + entries.length) % entries.length;
+      if (entries[i].category !== "reviewed") { focus(i); return; }
+    }
+  }
+
+  function insertPlaceable(i, n) {
+    const p = entries[i].source_placeables[n];
+    if (!p) return;
+    const ed = section(i).querySelector(".editor");
+    const s = ed.selectionStart, t = ed.selectionEnd;
+    ed.value = ed.value.slice(0, s) + p.text + ed.value.slice(t);
+    ed.selectionStart = ed.selectionEnd = s + p.text.length;
+    liveCheck(i);
+  }
+
+  document.querySelectorAll(".entry").forEach(function (sec) {
+    const i = Number(sec.dataset.index);
+    const e = entries[i];
+    showMarks(sec, e.msgstr, e.placeables);
+    sec.querySelector(".editor").addEventListener("input", function () { liveCheck(i); });
+    for (const action of ["save", "accept", "revert", "comment"]) {
+      sec.querySelector("." + action).addEventListener("click", function () { act(i, action); });
+    }
+  });
+
+  document.addEventListener("keydown", function (ev) {
+    const i = current();
+    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && i >= 0) {
+      ev.preventDefault();
+      act(i, ev.shiftKey ? "accept" : "save");
+    } else if (ev.altKey && ev.key === "ArrowDown") {
+      ev.preventDefault(); move(1);
+    } else if (ev.altKey && ev.key === "ArrowUp") {
+      ev.preventDefault(); move(-1);
+    } else if (ev.altKey && (ev.key === "n" || ev.key === "N") && data.next) {
+      ev.preventDefault(); window.location.href = data.next;
+    } else if (ev.altKey && /^[1-9]$/.test(ev.key) && i >= 0) {
+      ev.preventDefault(); insertPlaceable(i, Number(ev.key) - 1);
+    }
+  });
+
+  const pb = document.getElementById("preview-button");
+  if (pb) pb.addEventListener("click", async function () {
+    const r = await fetch("/api/preview?" + new URLSearchParams({path: data.note, lang: data.lang}),
+                          {credentials: "same-origin"});
+    const json = await r.json();
+    document.getElementById("preview").textContent = r.ok ? json.text : json.error;
+  });
+})();
