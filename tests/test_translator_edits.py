@@ -45,7 +45,7 @@ def test_reordered_extra_and_missing_flags_and_swapped_entries_are_not_stale(cli
     kb = tmp_path / "kb"
     built = _build(cli, kb)
     po = polib.pofile(str(po_path), wrapwidth=0)
-    heading, first, second, third = po
+    heading, first, second, _third = po
     heading.flags = ["md-text", "fuzzy"]  # flags re-ordered (Poedit, Weblate)
     first.flags = ["md-text", "python-format"]  # a flag Babel adds
     second.flags = []  # a tool that drops the non-standard md-text flag
@@ -207,7 +207,7 @@ def test_plural_msgstr_without_msgid_plural_is_an_error(cli, tmp_path: Path) -> 
 def test_decode_error_names_the_line(cli, tmp_path: Path) -> None:
     kb = tmp_path / "kb"
     po_path = _kb(cli, kb)
-    data = po_path.read_bytes().replace("Third paragraph.".encode(), b"Third \xff paragraph.")
+    data = po_path.read_bytes().replace(b"Third paragraph.", b"Third \xff paragraph.")
     po_path.write_bytes(data)
     line = data[:data.index(b"\xff")].count(b"\n") + 1
     r = cli("-C", kb, "check")
