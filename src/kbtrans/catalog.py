@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,6 +65,8 @@ class Message:
     """An ``#~`` entry kept for a text no longer in the note."""
     flags: tuple[str, ...] = ()
     """All flags of the entry, ``fuzzy`` included."""
+    references: tuple[str, ...] = ()
+    """The ``#:`` references as written (``content/note.md:12``), split at whitespace."""
 
     @property
     def translated(self) -> bool:
@@ -82,7 +85,10 @@ def catalog_file(locales_dir: str, lang: str, note_stem: str) -> str:
 
 # One line of a PO file: blank, a comment, or a keyword / continuation with a properly closed C string.
 # polib silently accepts an unterminated string (and drops its last character): check lines first.
-_PO_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"[ \t]*\r?'
+#: An escape sequence GNU gettext accepts in a PO string (``msgfmt`` rejects any other, e.g. ``\q``).
+_ESCAPE = r"""\\(?:[ntbrfva\\"'?]|[0-7]{1,3}|x[0-9A-Fa-f]+)"""
+# Unrolled (no regex state per character: a 1 MB string stays cheap to check).
+_PO_STRING = r'"[^"\\]*(?:' + _ESCAPE + r'[^"\\]*)*"[ \t]*\r?'
 _PO_KEYWORD = re.compile(
     r"[ \t]*(?:#~\|?[ \t]*|#\|[ \t]*)?(?:(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)[ \t]+)?" + _PO_STRING
 )
@@ -91,9 +97,20 @@ _PO_KEYWORD = re.compile(
 #: Every line of ``text.split("\n")`` passes :func:`_check_syntax` (one regex over the file: 10x faster).
 _PO_TEXT = re.compile(
     r"""(?:(?:[ \t]*(?:\#~\|?[ \t]*|\#\|[ \t]*)?(?:(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)[ \t]+)?"""
-    r""""[^"\\\n]*(?:\\.[^"\\\n]*)*"[ \t]*\r?"""
+    r""""[^"\\\n]*(?:""" + _ESCAPE + r"""[^"\\\n]*)*"[ \t]*\r?"""
     r"""|[^\S\n]*(?:\#(?![~|])[^\n]*)?)(?:\n|\Z))*"""
 )
+
+
+_ANY_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]|.?)")
+
+
+def _bad_escape(line: str) -> str | None:
+    """The first backslash sequence of ``line`` that is not an escape of :data:`_ESCAPE`."""
+    for m in _ANY_ESCAPE.finditer(line):
+        if not m.group(1) or m.group(1)[0] not in "ntbrfva\\\"'?01234567x":
+            return m.group()
+    return None
 
 
 def _check_syntax(path: Path, text: str) -> None:
@@ -104,7 +121,14 @@ def _check_syntax(path: Path, text: str) -> None:
         if not stripped or (stripped.startswith("#") and not stripped.startswith(("#~", "#|"))):
             continue
         if not _PO_KEYWORD.fullmatch(line):
-            hint = "a string is not closed with a quote" if line.count('"') % 2 else "this line is not valid PO syntax"
+            bad = _bad_escape(line)
+            if bad:
+                hint = (f"invalid escape sequence `{bad}` in a string, which msgfmt rejects; write `\\\\` "
+                        "for a backslash")
+            elif line.count('"') % 2:
+                hint = "a string is not closed with a quote"
+            else:
+                hint = "this line is not valid PO syntax"
             raise CatalogError(
                 f"PO syntax error ({hint}). Fix the entry by hand (or restore the file from version control) "
                 "and run the command again.", path=path, line=n)
@@ -113,11 +137,22 @@ def _check_syntax(path: Path, text: str) -> None:
 def _read_text(path: Path) -> str:
     """The catalog's text (UTF-8, a byte-order mark dropped); unreadable files raise CatalogError."""
     try:
-        return path.read_text(encoding="utf-8").removeprefix("\ufeff")
+        data = path.read_bytes()
     except OSError as exc:
         raise CatalogError(f"cannot read the catalog ({exc.strerror}).", path=path) from None
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
-        raise CatalogError(f"cannot decode the catalog ({exc}). Save it as UTF-8.", path=path) from None
+        raise _decode_error(path, data, exc) from None
+
+
+def _decode_error(path: Path, data: bytes, exc: UnicodeDecodeError) -> CatalogError:
+    """The file's line and column of an invalid UTF-8 byte (a byte offset means nothing in an editor)."""
+    start = data.rfind(b"\n", 0, exc.start) + 1
+    column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
+    line = data.count(b"\n", 0, exc.start) + 1
+    return CatalogError(f"invalid UTF-8 (byte 0x{data[exc.start]:02x} at column {column}). Save the file as UTF-8 "
+                        "(in Poedit: Catalog → Properties → Charset).", path=path, line=line)
 
 
 class _Lines(list[str]):
@@ -132,6 +167,18 @@ def _parse(text: str) -> polib.POFile:
     """polib's reading of ``text``, split at newlines only (see :class:`_Lines`)."""
     lines = _Lines(line.removesuffix("\r") for line in text.split("\n"))
     return polib.pofile(lines, wrapwidth=0, check_for_duplicates=False, encoding="utf-8")
+
+
+def _check_plurals(path: Path, po: polib.POFile) -> None:
+    """msgfmt's rule: ``msgstr[N]`` needs a ``msgid_plural`` and a ``msgid_plural`` needs ``msgstr[N]`` (polib
+    reads either as an untranslated entry)."""
+    for e in po:
+        if e.msgstr_plural and not e.msgid_plural:
+            raise CatalogError("`msgstr[0]` without `msgid_plural` (msgfmt: missing 'msgid_plural' section): the "
+                               "translation would be lost. Write it as `msgstr \"…\"`.", path=path, line=e.linenum)
+        if e.msgid_plural and not e.msgstr_plural:
+            raise CatalogError("`msgid_plural` without `msgstr[0]`, `msgstr[1]`, …: write the translations as "
+                               "`msgstr[N]` lines.", path=path, line=e.linenum)
 
 
 def _check_duplicates(path: Path, messages: Iterable[tuple[str | None, str, bool, int]]) -> None:
@@ -153,6 +200,7 @@ def _load(path: Path, text: str | None = None, *, checked: bool = False) -> poli
         _check_syntax(path, text)
     try:
         po = _parse(text)
+        _check_plurals(path, po)
         _check_duplicates(path, ((e.msgctxt, e.msgid, bool(e.obsolete), e.linenum) for e in po))
         return po
     except OSError as exc:
@@ -182,6 +230,7 @@ def _message(e: polib.POEntry) -> Message:
         previous_msgid=e.previous_msgid,
         obsolete=bool(e.obsolete),
         flags=tuple(e.flags),
+        references=tuple(_occurrences_key(e.occurrences).split()),
     )
 
 
@@ -247,6 +296,7 @@ def _fast_messages(text: str) -> list[Message] | None:
     line0, ctxt, msgid, msgstr, prev = 0, None, "", "", None
     comments: list[str] = []
     flags: list[str] = []
+    refs: list[str] = []
     obsolete = False
     last = ""
     for n, raw in enumerate(text.split("\n"), 1):  # not splitlines(): U+2028 may stand inside a msgid
@@ -325,13 +375,15 @@ def _fast_messages(text: str) -> list[Message] | None:
         if state == "ms" and symbol != "ms":
             out.append(Message(msgid, msgstr, "fuzzy" in flags, ctxt, line0,
                                tuple("\n".join(comments).split("\n")) if comments else (), prev, obsolete,
-                               tuple(flags)))
+                               tuple(flags), tuple(refs)))
             line0, ctxt, msgid, msgstr, prev = n, None, "", "", None
-            comments, flags, obsolete = [], [], False
+            comments, flags, refs, obsolete = [], [], [], False
         if symbol == "gc":
             comments.append(line[3:])
         elif symbol == "fl":
             flags += [c.strip() for c in line[3:].split(",")]
+        elif symbol == "oc":
+            refs += line[3:].split()
         elif symbol == "pm":
             prev = value
         elif symbol == "ct":
@@ -345,7 +397,7 @@ def _fast_messages(text: str) -> list[Message] | None:
     if last and not last.startswith("#"):
         out.append(Message(msgid, msgstr, "fuzzy" in flags, ctxt, line0,
                            tuple("\n".join(comments).split("\n")) if comments else (), prev, obsolete,
-                           tuple(flags)))
+                           tuple(flags), tuple(refs)))
     return out
 
 
@@ -468,14 +520,25 @@ def _render_entry(e: polib.POEntry) -> str | None:
     return "\n".join(ret)
 
 
-def merge(path: Path, note: Note, lang: str, *, source_ref: str, project: str, no_obsolete: bool = False,
-          base: Path | None = None, wrap: int = 0) -> Merged:
+def _match_key(e: polib.POEntry) -> tuple[bool, bool]:
+    """Which of several entries with one msgid a segment takes (smallest first): a translated one, then one
+    without a context (translators add a ``msgctxt``; the segment keeps it)."""
+    return not e.msgstr, e.msgctxt is not None
+
+
+def merge(path: Path, note: Note, lang: str, *, source_ref: str, project: str = "", no_obsolete: bool = False,
+          base: Path | None = None, wrap: int = 0, folder: str = "kbtrans") -> Merged:
     """The catalog at ``path`` for ``note`` translated into ``lang``, merged with what it holds.
 
     ``base`` is an older catalog to merge from instead of ``path`` (a renamed note's). ``source_ref`` is
-    the note's path as written in ``#:`` references (``content/x.md``). Nothing is written here (see
-    :func:`write`), so a bad input elsewhere leaves every file untouched. The header dates do not churn:
-    ``text`` is None when nothing but dates would change.
+    the note's path as written in ``#:`` references (``content/x.md``). ``project`` is the header's
+    ``Project-Id-Version`` ("" keeps the catalog's own, or ``folder`` for a new catalog). Nothing is written
+    here (see :func:`write`), so a bad input elsewhere leaves every file untouched.
+
+    An entry matches a segment by its msgid, whatever its ``msgctxt`` (which it keeps). ``text`` is None
+    when only what a translator's tool may change would differ (header, wrapping, entry order, flag order,
+    extra or missing ``md-text`` flags, comment wrapping); otherwise the catalog keeps its entry order (new
+    entries go after the entry that precedes them in the note) and each entry its flags.
     """
     old_text = _read_text(path) if path.exists() else None
     origin = base if base is not None else path
@@ -485,24 +548,27 @@ def merge(path: Path, note: Note, lang: str, *, source_ref: str, project: str, n
         old_po = _load(origin) if origin.exists() else None
     old_meta = dict(old_po.metadata) if old_po is not None else None
 
-    current: dict[tuple[str | None, str], polib.POEntry] = {}
-    retired: dict[tuple[str | None, str], polib.POEntry] = {}
-    if old_po is not None:
-        for e in old_po:
-            if not e.msgid:
-                continue
-            (retired if e.obsolete else current).setdefault((e.msgctxt, e.msgid), e)
+    current: dict[str, polib.POEntry] = {}
+    retired: dict[str, polib.POEntry] = {}
+    position: dict[int, int] = {}
+    old_entries = [e for e in old_po if e.msgid] if old_po is not None else []
+    for i, e in enumerate(old_entries):
+        position[id(e)] = i
+        group = retired if e.obsolete else current
+        best = group.get(e.msgid)
+        if best is None or _match_key(e) < _match_key(best):
+            group[e.msgid] = e
 
     po = polib.POFile(wrapwidth=wrap, check_for_duplicates=False)
     po.header = (f"Translation of {source_ref} into {LANGUAGE_NAMES.get(lang, lang)}.\n"
                  "Generated by kbtrans; edit msgstr only.")
-    used: set[tuple[str | None, str]] = set()
+    used: set[int] = set()
     n_new = n_fuzzy = 0
     pending_fuzzy: list[tuple[polib.POEntry, str]] = []
+    origins: list[polib.POEntry | None] = []  # per new entry: the old entry it continues
     occurrence_file = _occurrence_file(source_ref)
     for text, segs in _group(note.entries):
-        key: tuple[str | None, str] = (None, text)
-        old = current.get(key) or retired.get(key)
+        old = current.get(text) or retired.get(text)
         comments = list(dict.fromkeys(s.comment for s in segs))
         entry = polib.POEntry(
             msgid=text,
@@ -511,10 +577,11 @@ def merge(path: Path, note: Note, lang: str, *, source_ref: str, project: str, n
             flags=[MD_FLAG],
         )
         if old is not None:
-            used.add(key)
+            used.add(id(old))
+            entry.msgctxt = old.msgctxt
             entry.msgstr = old.msgstr
             entry.tcomment = old.tcomment
-            entry.flags = list(dict.fromkeys([*[f for f in old.flags if f != MD_FLAG], MD_FLAG]))
+            entry.flags = _flags(old.flags)
             entry.previous_msgid = old.previous_msgid if "fuzzy" in old.flags else None
             if not old.msgstr and "fuzzy" in entry.flags:
                 entry.flags.remove("fuzzy")
@@ -522,52 +589,81 @@ def merge(path: Path, note: Note, lang: str, *, source_ref: str, project: str, n
             pending_fuzzy.append((entry, text))
         entry.comment = "\n".join(comments + _kept_comments(old))
         po.append(entry)
+        origins.append(old if old is not None and not old.obsolete else None)
 
     if pending_fuzzy:
-        candidates = {e.msgid: e for k, e in [*current.items(), *retired.items()]
-                      if k not in used and e.msgstr and e.msgctxt is None}
+        candidates = {e.msgid: e for e in [*current.values(), *retired.values()]
+                      if id(e) not in used and e.msgstr and e.msgctxt is None}
         names = list(candidates)
+        index = {id(e): i for i, e in enumerate(po)}
         for entry, text in pending_fuzzy:
             match = difflib.get_close_matches(text, names, 1, FUZZY_CUTOFF) if names else []
             if match:
                 old = candidates[match[0]]
-                used.add((None, old.msgid))
+                used.add(id(old))
                 entry.msgstr = old.msgstr
                 entry.tcomment = old.tcomment
                 entry.flags = ["fuzzy", *[f for f in old.flags if f not in ("fuzzy", MD_FLAG)], MD_FLAG]
                 entry.previous_msgid = old.msgid
                 entry.comment = "\n".join([*entry.comment.split("\n"), *_kept_comments(old)])
+                if not old.obsolete:
+                    origins[index[id(entry)]] = old
                 n_fuzzy += 1
             else:
                 n_new += 1
+    _keep_order(po, origins, position)
 
     n_obsolete = 0
     if not no_obsolete:
-        for key, e in [*current.items(), *retired.items()]:
-            if key in used or not (e.msgstr or e.tcomment):
+        for e in old_entries:
+            if id(e) in used or not (e.msgstr or e.tcomment):
                 continue  # an untranslated entry without comments carries no work
-            if key in retired:
-                used.add(key)
+            if e.obsolete:
+                used.add(id(e))
             else:
                 n_obsolete += 1
             e.obsolete = True
             e.occurrences = []
             po.append(e)
 
-    # Render with the old dates first: if nothing but dates would change, leave the file alone.
+    # Render with the old header values first: if nothing but the header would change, leave the file alone.
     created_date = (old_meta or {}).get("POT-Creation-Date") or _now()
-    po.metadata = _header(lang, project, created_date, (old_meta or {}).get("PO-Revision-Date") or created_date,
+    name = project or ((old_meta or {}).get("Project-Id-Version") or "").strip() or folder
+    po.metadata = _header(lang, name, created_date, (old_meta or {}).get("PO-Revision-Date") or created_date,
                           old_meta)
     text_out = render(po) + "\n"
     if old_text is not None and text_out == old_text and base is None:
         return Merged(path, lang, None)
     if old_text is not None and base is None and _same_entries(old_po, po):
-        # Only formatting differs (e.g. an editor re-wrapped lines): keep the translator's file as is.
+        # Only what a translator's tool changes differs (wrapping, order, flags): keep the file as it is.
         return Merged(path, lang, None)
     if old_po is not None:
         po.metadata["POT-Creation-Date"] = _now()
         text_out = render(po) + "\n"
     return Merged(path, lang, text_out, n_new, n_fuzzy, n_obsolete, created=old_text is None)
+
+
+def _flags(old: Sequence[str]) -> list[str]:
+    """An entry's flags as the translator's tool left them (order, extra flags), ``md-text`` added if missing."""
+    flags = list(dict.fromkeys(old))
+    return flags if MD_FLAG in flags else [*flags, MD_FLAG]
+
+
+def _keep_order(po: polib.POFile, origins: list[polib.POEntry | None], position: dict[int, int]) -> None:
+    """Reorder the entries of ``po`` (in the note's order) as the old catalog had them: an entry that continues
+    an old one takes its place; a new entry follows the entry that precedes it in the note."""
+    if not any(o is not None for o in origins):
+        return
+    keys: list[tuple[int, int]] = []
+    last = -1
+    for i, old in enumerate(origins):
+        if old is not None:
+            last = position[id(old)]
+        keys.append((last, i) if old is None else (last, -1))
+    order = sorted(range(len(origins)), key=lambda i: keys[i])
+    if order != list(range(len(origins))):
+        entries = list(po)
+        po[:] = [entries[i] for i in order]
 
 
 def write(merged: Merged) -> bool:
@@ -577,12 +673,20 @@ def write(merged: Merged) -> bool:
     return write_if_changed(merged.path, merged.text.encode("utf-8"))
 
 
-def _fingerprint(po: polib.POFile) -> list[tuple[object, ...]]:
-    return [
-        (e.msgctxt, e.msgid, e.msgstr, tuple(e.flags), e.comment, e.tcomment, e.previous_msgid,
-         bool(e.obsolete), _occurrences_key(e.occurrences))
-        for e in po
-    ]
+def _squeeze(text: str | None) -> str:
+    # a comment as a tool may re-wrap it (polib and Babel wrap `#.` lines)
+    return " ".join(text.split()) if text else ""
+
+
+def _fingerprint(po: polib.POFile) -> Counter[tuple[object, ...]]:
+    """What makes two catalogs different to kbtrans: not the order of entries or flags, wrapping, or
+    ``md-text``; a ``#|`` previous msgid only on a fuzzy entry (where editors show it)."""
+    return Counter(
+        (e.msgctxt, e.msgid, e.msgstr, frozenset(e.flags) - {MD_FLAG}, _squeeze(e.comment), _squeeze(e.tcomment),
+         e.previous_msgid if "fuzzy" in e.flags else None, bool(e.obsolete),
+         tuple(sorted(_occurrences_key(e.occurrences).split())))
+        for e in po if e.msgid
+    )
 
 
 def _occurrences_key(occurrences: list[tuple[str, str]]) -> str:
@@ -594,6 +698,70 @@ def _same_entries(old: polib.POFile | None, new: polib.POFile) -> bool:
     if old is None:
         return False
     return _fingerprint(old) == _fingerprint(new)
+
+
+# -- staleness (used by `check`) ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Difference:
+    """How a catalog's entries differ from its note's segments."""
+
+    message: str
+    """What differs, with note and PO lines (e.g. ``2 segments of the note are not in the catalog: …``)."""
+    empty: bool = False
+    """The catalog has no entries at all (the file was emptied or truncated) while the note has segments."""
+
+
+def _listing(items: Sequence[tuple[str, str]], most: int = 3) -> str:
+    shown = ", ".join(f"{where} «{_short(text)}»" for where, text in items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+def _short(text: str, width: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def difference(path: Path, note: Note, *, source_ref: str) -> Difference | None:
+    """How the catalog at ``path`` differs from ``note``'s segments (msgids and their ``#:`` references), or
+    None when it does not: formatting, wrapping, flags, comments, context and entry order are not staleness.
+    Raises CatalogError when the catalog cannot be read."""
+    messages = read(path)
+    groups = _group(note.entries)
+    if not messages and groups:
+        return Difference(f"the catalog has no entries (the file was emptied or truncated), while the note has "
+                          f"{_count(len(groups), 'segment', 'segments')}", empty=True)
+    have: dict[str, Message] = {}
+    for m in messages:
+        if not m.obsolete:
+            have.setdefault(m.msgid, m)
+    texts = {text for text, _ in groups}
+    occurrence_file = _occurrence_file(source_ref)
+    missing = [(f"line {segs[0].line}", text) for text, segs in groups if text not in have]
+    extra = [(f"PO line {m.line}", m.msgid) for m in have.values() if m.msgid not in texts]
+    moved = []
+    for text, segs in groups:
+        entry = have.get(text)
+        if entry is None:
+            continue
+        refs = " ".join(f"{occurrence_file}:{s.line}" for s in segs).split()
+        if sorted(refs) != sorted(entry.references):
+            moved.append((f"PO line {entry.line} (the note has {', '.join(str(s.line) for s in segs)})", text))
+    parts = []
+    if missing:
+        parts.append(f"{_count(len(missing), 'segment of the note is', 'segments of the note are')} not in the "
+                     f"catalog: {_listing(missing)}")
+    if extra:
+        parts.append(f"{_count(len(extra), 'entry of the catalog is', 'entries of the catalog are')} no longer in "
+                     f"the note: {_listing(extra)}")
+    if moved:
+        parts.append(f"{_count(len(moved), 'entry has', 'entries have')} out-of-date line references: "
+                     f"{_listing(moved)}")
+    return Difference("; ".join(parts)) if parts else None
 
 
 # -- editing (used by `translate`) -----------------------------------------------------------------

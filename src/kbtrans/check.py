@@ -630,8 +630,7 @@ def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[],
                                 "run `kbtrans extract`"))
         return issues, 0
     try:
-        merged = None if fresh else catalog.merge(path, get_note(), lang, source_ref=ref,
-                                                  project=cfg.root.name or "kbtrans", wrap=cfg.wrap)
+        differs = None if fresh else catalog.difference(path, get_note(), source_ref=ref)
         messages = catalog.read(path)
     except CatalogError as exc:
         msg = str(exc)
@@ -639,10 +638,12 @@ def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[],
         issues.append(Issue(ERROR, "po-syntax", name, exc.line, "", msg.removeprefix(prefix),
                             "fix the PO syntax by hand (or restore the file), then run `kbtrans extract`"))
         return issues, 0
-    if merged is not None and merged.text is not None:
-        issues.append(Issue(ERROR, "catalog-stale", name, None, "",
-                            f"out of date with {ref}: `kbtrans extract` would change it (the note was "
-                            "edited after the last extract)",
+    if differs is not None and differs.empty:
+        issues.append(Issue(ERROR, "catalog-empty", name, None, "", differs.message,
+                            "restore the file from version control (`git checkout -- FILE`), or run `kbtrans "
+                            "extract` to start it again untranslated"))
+    elif differs is not None:
+        issues.append(Issue(ERROR, "catalog-stale", name, None, "", f"out of date with {ref}: {differs.message}",
                             "run `kbtrans extract` and review the new and fuzzy entries"))
     todo = [m for m in messages if not m.obsolete and m.msgstr]
     if not todo:

@@ -49,6 +49,10 @@ class Config:
     """CPU threads for machine translation; 0 means all cores."""
     device: str = "auto"
     """Device for machine translation: ``auto``, ``cpu`` or ``cuda``."""
+    project: str = ""
+    """``Project-Id-Version`` of the catalogs; "" (the default): the ``[project] name`` of ``pyproject.toml``,
+    else what each catalog's header holds (the project folder's name for a new catalog), so a checkout under
+    another folder name does not rewrite every header."""
     root: Path = field(default=Path("."), compare=False)
     """Project root (not a file key: the directory the config was loaded from)."""
 
@@ -109,7 +113,7 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"key '{key}' must be a non-negative integer, got {value!r}.", path=where)
         return value
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or (not value and key != "project"):
         raise ConfigError(f"key '{key}' must be a non-empty string, got {value!r}.", path=where)
     return value
 
@@ -181,7 +185,18 @@ def load(root: Path, overrides: dict[str, Any] | None = None) -> Config:
         cfg = apply(cfg, table, str(path))
     if overrides:
         cfg = apply(cfg, {k: v for k, v in overrides.items() if v is not None}, "command line")
+    if not cfg.project:
+        cfg = dataclasses.replace(cfg, project=_pyproject_name(root))
     return cfg
+
+
+def _pyproject_name(root: Path) -> str:
+    """The ``[project] name`` of ``root/pyproject.toml`` ("" when there is none)."""
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        return ""
+    name = _read(pyproject).get("project", {}).get("name", "")
+    return name.strip() if isinstance(name, str) else ""
 
 
 TEMPLATE = '''\
@@ -218,4 +233,8 @@ translate_comments = false
 engine = "argos"
 threads = 0
 device = "auto"
+
+# Project-Id-Version of the catalogs. By default: the [project] name of pyproject.toml, else
+# what each catalog already says (the folder's name for a new catalog).
+# project = "my-kb"
 '''

@@ -70,10 +70,6 @@ def recorded_language(seen: state.Extracted | None, note_stamp: str) -> str | No
     return seen.lang if seen is not None and seen.stamp == note_stamp else None
 
 
-def _project_name(cfg: Config) -> str:
-    return cfg.root.name or "kbtrans"
-
-
 def _one(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, str]]) -> _Done | KbtransError:
     rel, bases = job
     try:
@@ -84,8 +80,8 @@ def _one(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, str]]) -> _Do
             path = catalog.catalog_path(cfg.locales_dir, lang, note.stem)
             base = Path(bases[lang]) if lang in bases else None
             merged.append(catalog.merge(path, note, lang, source_ref=project.source_ref(cfg, rel),
-                                        project=_project_name(cfg), no_obsolete=no_obsolete, base=base,
-                                        wrap=cfg.wrap))
+                                        project=cfg.project, no_obsolete=no_obsolete, base=base,
+                                        wrap=cfg.wrap, folder=cfg.root.name or "kbtrans"))
         return _Done(rel, note.lang, digest, merged)
     except KbtransError as exc:
         return exc
