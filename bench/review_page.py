@@ -6,16 +6,26 @@
 Generates the KB of ``bench/extract_build.py`` (or uses ``--kb DIR``, e.g. one kept with
 ``bench/extract_build.py --keep DIR``), adds a Russian note of SEGMENTS paragraphs with links, code and
 footnotes, runs ``kbtrans extract`` and ``kbtrans translate --engine pseudo --note`` on it (not timed),
-starts the real server (uvicorn on a free loopback port) and times over HTTP: the first request of the
-note view (``first_note_s``: nothing cached by the page), the median of ``--repeat`` more
-(``note_s``), and the notes list (``list_s``, stats and check over every note, first request). The
-issue's target: the note view within 1 s of the request. The last line of output is one JSON object.
+starts the real server (uvicorn on a free loopback port) and times over HTTP:
+
+* ``list_first_s``: the notes list (first page) requested as soon as the server listens, while its
+  background pass still counts and checks the KB;
+* ``first_note_s``: the first request of the 300-segment note view, then ``note_s``, the median of
+  ``--repeat`` more;
+* ``ready_s``: from the server's start until the background pass has counted and checked every catalog;
+* then, medians of ``--repeat`` requests each: ``list_s`` (first page), ``list_machine_s`` (filtered to
+  machine translations), ``list_search_s`` (a search over source and translation), ``list_errors_s``
+  (notes with check errors), ``list_last_page_s`` (the last page).
+
+The issue's target: the note view, and the list, each within 1 s of the request. The last line of output
+is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -72,6 +82,7 @@ def main() -> None:
     from kbtrans import config
     from kbtrans.review import load_server
 
+    t0 = time.perf_counter()
     server = load_server(config.load(kb), ("en",), (), "127.0.0.1", 0)
     server.start()
     try:
@@ -79,29 +90,43 @@ def main() -> None:
         with httpx.Client(base_url=base, timeout=300) as c:
             c.get("/", params={"token": server.security.token}, follow_redirects=False)
             c.cookies.set("kbtrans_review", server.security.token)
-            params = {"path": "big.md", "lang": "en"}
-            t = time.perf_counter()
-            r = c.get("/note", params=params)
-            first = time.perf_counter() - t
-            r.raise_for_status()
-            entries = r.text.count('class="entry ')
-            times = []
-            for _ in range(args.repeat):
+
+            def timed(path: str, params: dict[str, str]) -> tuple[float, str]:
                 t = time.perf_counter()
-                c.get("/note", params=params).raise_for_status()
-                times.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            c.get("/").raise_for_status()
-            listing = time.perf_counter() - t
+                r = c.get(path, params=params)
+                r.raise_for_status()
+                return time.perf_counter() - t, r.text
+
+            list_first, _ = timed("/", {})
+            params = {"path": "big.md", "lang": "en"}
+            first, text = timed("/note", params)
+            entries = text.count('class="entry ')
+            times = [timed("/note", params)[0] for _ in range(args.repeat)]
+            server.review.checked.wait(600)
+            ready = time.perf_counter() - t0
+            lists: dict[str, float] = {}
+            pages = 1
+            for name, q in (("list_s", {}), ("list_machine_s", {"status": "machine"}),
+                            ("list_search_s", {"q": "второе предложение абзаца 7"}),
+                            ("list_errors_s", {"errors": "1"}), ("list_last_page_s", {"page": "9999"})):
+                runs = [timed("/", q) for _ in range(args.repeat)]
+                lists[name] = statistics.median(r[0] for r in runs)
+                if name == "list_s":
+                    m = re.search(r"page 1 of (\d+)", runs[0][1])
+                    pages = int(m.group(1)) if m else 1
+                shown = runs[0][1].count('<tr class="row"')
+                print(f"  {name}: {lists[name]:.3f} s ({shown} rows shown)", flush=True)
     finally:
         server.stop()
         if tmp is not None:
             tmp.cleanup()
+    note_s = statistics.median(times)
     result = {"notes": args.notes if not args.kb else None, "segments": entries, "first_note_s": round(first, 3),
-              "note_s": round(statistics.median(times), 3), "list_s": round(listing, 3),
-              "within_1s": first < 1.0}
-    print(f"note view of {entries} segments: first {first:.3f} s, then median {statistics.median(times):.3f} s; "
-          f"notes list {listing:.3f} s")
+              "note_s": round(note_s, 3), "list_first_s": round(list_first, 3), "ready_s": round(ready, 3),
+              **{k: round(v, 3) for k, v in lists.items()}, "list_pages": pages,
+              "within_1s": max(first, list_first, *lists.values()) < 1.0}
+    print(f"note view of {entries} segments: first {first:.3f} s, then median {note_s:.3f} s; notes list "
+          f"{list_first:.3f} s at start, {lists['list_s']:.3f} s once counted ({ready:.1f} s after the start)")
     print(json.dumps(result))
 
 

@@ -687,6 +687,15 @@ def _one(cfg: Config, langs: tuple[str, ...], g: glossary.Glossary,
     return _NoteResult(by_lang)
 
 
+def check_catalog(cfg: Config, rel: str, lang: str, g: glossary.Glossary) -> list[Issue]:
+    """What :func:`check` finds in the ``lang`` catalog of note ``rel`` (the same functions, one catalog; nothing
+    cached is read or written). The review page counts a catalog that changed since it last looked with it."""
+    r = _one(cfg, (lang,), g, (rel, frozenset(), None))
+    if isinstance(r, KbtransError):
+        raise r
+    return r.by_lang[lang][0]
+
+
 def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g: glossary.Glossary,
                  jobs: int | None, store: state.CheckState, issues: _Sink) -> tuple[int, int]:
     """Check every note's catalogs (reusing what ``store`` holds for unchanged ones) into ``issues``;

@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 from kbtrans import check
 from kbtrans.catalog import EntryState
 from kbtrans.errors import CatalogConflict, KbtransError
-from kbtrans.review.data import STATUSES, EntryView, Review, ReviewError
+from kbtrans.review.data import PAGE_SIZE, STATUSES, EntryView, Review, ReviewError
 
 COOKIE = "kbtrans_review"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -100,13 +100,24 @@ def create_app(review: Review, sec: Security) -> Starlette:
 
     async def notes(request: Request) -> Response:
         q = request.query_params
-        lang = q.get("lang", "")
-        status = q.get("status", "")
-        rows, folders = review.notes_list(lang=lang, status=status, folder=q.get("folder", ""),
-                                          has_errors=q.get("errors") == "1", query=q.get("q", ""))
-        return page("notes.html", request, rows=rows, folders=folders, lang=lang, status=status,
-                    folder=q.get("folder", ""), errors=q.get("errors") == "1", query=q.get("q", ""),
-                    note_url=_note_url)
+        lang, status, folder, query = q.get("lang", ""), q.get("status", ""), q.get("folder", ""), q.get("q", "")
+        errors = q.get("errors") == "1"
+        try:
+            number = int(q.get("page", "1"))
+        except ValueError:
+            raise ReviewError(f"page must be a number, not {q.get('page')!r}.") from None
+        review.start_background()
+        listing = review.notes_list(lang=lang, status=status, folder=folder, has_errors=errors, query=query,
+                                    page=number)
+        filters = {k: v for k, v in (("lang", lang), ("status", status), ("folder", folder),
+                                     ("errors", "1" if errors else ""), ("q", query)) if v}
+
+        def page_url(n: int) -> str:
+            return "/?" + urlencode({**filters, "page": str(n)})
+
+        return page("notes.html", request, listing=listing, rows=listing.rows, folders=listing.folders, lang=lang,
+                    status=status, folder=folder, errors=errors, query=query, note_url=_note_url,
+                    page_url=page_url, page_size=PAGE_SIZE, background_error=review.background_error)
 
     async def note(request: Request) -> Response:
         view = review.note_view(request.query_params.get("path", ""), request.query_params.get("lang", ""))
@@ -286,7 +297,9 @@ class Server:
                                "(or leave it out for a free one).") from None
         self.host, self.port = host, self.socket.getsockname()[1]
         self.security = security(self.port, host)
+        self.review = review
         review.warm()
+        review.start_background()
         self.app = create_app(review, self.security)
         self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False,
                                                     lifespan="off"))

@@ -14,9 +14,10 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from kbtrans import catalog, check, glossary, markup, project, stats
+from kbtrans import catalog, check, glossary, markup, parallel, project, state, stats
 from kbtrans.config import Config
 from kbtrans.errors import CatalogConflict, GlossaryError, KbtransError
 from kbtrans.model import Note, Segment
@@ -51,10 +52,28 @@ class NoteRow:
     """Entries per category (as ``kbtrans stats``)."""
     words: stats.Counts
     """msgid words per category."""
-    errors: int
-    """``kbtrans check`` errors in this catalog."""
-    warnings: int
-    """``kbtrans check`` warnings in this catalog."""
+    errors: int | None
+    """``kbtrans check`` errors in this catalog (None: not counted yet, the page is still checking the KB)."""
+    warnings: int | None
+    """``kbtrans check`` warnings in this catalog (None: not counted yet)."""
+
+
+@dataclass(frozen=True)
+class NotesPage:
+    """One page of the notes list."""
+
+    rows: tuple[NoteRow, ...]
+    """The rows of this page (those that pass the filters, sorted by language and note)."""
+    total: int
+    """Rows that pass the filters, on every page."""
+    page: int
+    """This page's number (from 1)."""
+    pages: int
+    """How many pages the filtered list has (at least 1)."""
+    folders: tuple[str, ...]
+    """Every folder of the notes shown (the folder filter's choices)."""
+    checking: bool
+    """``kbtrans check`` has not yet been run over the whole KB by this session (some counts are pending)."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +166,44 @@ def _message(s: catalog.EntryState) -> catalog.Message:
                            s.flags)
 
 
+#: Rows on one page of the notes list.
+PAGE_SIZE = 100
+#: How long a filtered list waits for the background pass before it counts what is left itself.
+_WAIT_S = 120.0
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """What the notes list keeps of one catalog."""
+
+    segments: stats.Counts
+    words: stats.Counts
+    text: bytes
+    """Every current msgid and msgstr, casefolded, NUL-separated, UTF-8 (what search looks in)."""
+
+
+def _read_counts(path: Path) -> _Counts:
+    messages = catalog.read(path)
+    segments, words = stats.count(messages)
+    text = "\0".join(t.casefold() for m in messages if not m.obsolete for t in (m.msgid, m.msgstr))
+    return _Counts(segments, words, text.encode("utf-8"))
+
+
+def _count_catalogs(cfg: Config, job: tuple[str, tuple[str, ...]]) -> list[tuple[str, str, _Counts]] | KbtransError:
+    """The counts of note ``rel``'s catalogs in ``langs`` with the stamps they were read under (a worker)."""
+    rel, langs = job
+    try:
+        note_stamp = state.stamp(cfg.content_dir / rel)
+        out = []
+        for lang in langs:
+            path = catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])
+            stamp = f"{note_stamp} {state.stamp(path)}"
+            out.append((lang, stamp, _read_counts(path)))
+        return out
+    except KbtransError as exc:
+        return exc
+
+
 @dataclass
 class Review:
     """One review session over a knowledge base (one ``kbtrans review`` run)."""
@@ -160,6 +217,19 @@ class Review:
     """(catalog, msgctxt, msgid) → the machine translation first seen in this run."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     """Writes happen one at a time."""
+    counted: threading.Event = field(default_factory=threading.Event)
+    """Set when the background pass has counted every catalog."""
+    checked: threading.Event = field(default_factory=threading.Event)
+    """Set when the background pass has run ``kbtrans check`` over the KB."""
+    background_error: str | None = None
+    """Why the background pass stopped, if it failed (the list then counts row by row)."""
+    _background: threading.Thread | None = None
+    _counts: dict[tuple[str, str], tuple[str, _Counts]] = field(default_factory=dict)
+    _found: dict[tuple[str, str], tuple[str, int, int]] = field(default_factory=dict)
+    _langs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _recorded: dict[str, state.Extracted] | None = None
+    _notes: list[str] | None = None
+    _glossary_cache: tuple[object, glossary.Glossary, tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
         self.languages = self.cfg.select_languages(self.languages)
@@ -171,7 +241,7 @@ class Review:
         from kbtrans.review import render
 
         render.markdown("*warm* [[up]] `code` $x$")
-        self.notes()
+        self.notes(fresh=True)
         self._glossary([])
 
     # -- validation -------------------------------------------------------------------------------
@@ -181,15 +251,20 @@ class Review:
         return not self.globs or any(fnmatch.fnmatchcase(rel, g) or fnmatch.fnmatchcase(stem, g)
                                      for g in self.globs)
 
-    def notes(self) -> list[str]:
-        """The notes shown (content-relative, sorted)."""
-        return [rel for rel in project.inventory(self.cfg).notes if self._matches(rel)]
+    def notes(self, *, fresh: bool = False) -> list[str]:
+        """The notes shown (content-relative, sorted): the KB's inventory, taken again when ``fresh`` (the
+        notes list does) and otherwise kept from the last time."""
+        if fresh or self._notes is None:
+            self._notes = [rel for rel in project.inventory(self.cfg).notes if self._matches(rel)]
+        return self._notes
 
     def valid_note(self, rel: str) -> str:
         """``rel`` if it names a note of the KB shown here; a path that leaves ``content/`` never does."""
         bad = (not rel or "\\" in rel or "\0" in rel or rel.startswith("/") or ":" in rel.split("/", 1)[0]
                or any(part in ("", ".", "..") for part in rel.split("/")))
-        if bad or not rel.lower().endswith(".md") or rel not in set(self.notes()):
+        if not bad and rel not in self.notes():
+            self.notes(fresh=True)  # a note added since the inventory was taken
+        if bad or not rel.lower().endswith(".md") or rel not in self.notes():
             raise ReviewError(f"no note {rel!r} in {self.cfg.display(self.cfg.content_dir)}/.", status=404)
         return rel
 
@@ -199,51 +274,163 @@ class Review:
         return lang
 
     # -- the notes list ---------------------------------------------------------------------------
+    #
+    # Per catalog the list needs the counts of `kbtrans stats`, the errors and warnings of `kbtrans check`
+    # and (for search) its text. They are kept in memory, each under the stamps (mtime and size) of the
+    # note and the catalog it came from, and computed again only for a catalog whose stamps changed.
+    # A background pass (started by `warm`) fills them for the whole KB: counts first (every catalog read
+    # once, on all cores), then `kbtrans check` itself, which reuses what earlier checks recorded. Until
+    # it ends, an unfiltered page counts its own rows and shows their check counts as pending; a filter
+    # that needs every row waits for it.
+
+    def start_background(self) -> None:
+        """Count and check the whole KB in a background thread (once)."""
+        with self.lock:
+            if self._background is not None:
+                return
+            self._background = threading.Thread(target=self._prepare, name="kbtrans-review-counts", daemon=True)
+        self._background.start()
+
+    def _prepare(self) -> None:
+        try:
+            pairs = self._pairs(self.notes(fresh=True), self.languages)
+            todo: dict[str, list[tuple[str, str, str]]] = {}
+            for rel, lang, stamp in pairs:
+                if self._counts_of(rel, lang, stamp) is None:
+                    todo.setdefault(rel, []).append((lang, stamp, ""))
+            work = [(rel, tuple(x[0] for x in items)) for rel, items in todo.items()]
+            stamps = {(rel, lang): stamp for rel, lang, stamp in pairs}
+            for (rel, _), r in zip(work, parallel.pmap(partial(_count_catalogs, self.cfg), work), strict=True):
+                if isinstance(r, KbtransError):
+                    raise r
+                for lang, stamp, counts in r:
+                    if stamp == stamps.get((rel, lang)):
+                        self._counts[(rel, lang)] = (stamp, counts)
+            self.counted.set()
+            found: dict[str, list[int]] = {}
+            for issue in check.check_stream(self.cfg, self.languages).issues:
+                tally = found.setdefault(issue.path, [0, 0])
+                tally[0 if issue.severity == check.ERROR else 1] += 1
+            for rel, lang, stamp in pairs:
+                name = self.cfg.display(catalog.catalog_path(self.cfg.locales_dir, lang, rel[:-3]))
+                e, w = found.get(name, [0, 0])
+                known = self._found.get((rel, lang))
+                if known is None or known[0] != stamp:
+                    self._found[(rel, lang)] = (stamp, e, w)
+        except KbtransError as exc:  # shown on the list page; the counts then come row by row
+            self.background_error = str(exc)
+        finally:
+            self.counted.set()
+            self.checked.set()
+
+    def _note_lang(self, rel: str, note_stamp: str) -> str:
+        known = self._langs.get(rel)
+        if known is not None and known[0] == note_stamp:
+            return known[1]
+        from kbtrans.extract import recorded, recorded_language
+
+        if self._recorded is None:
+            self._recorded = recorded(self.cfg)
+        lang = recorded_language(self._recorded.get(rel), note_stamp) or project.load_note(self.cfg, rel).lang
+        self._langs[rel] = (note_stamp, lang)
+        return lang
+
+    def _pairs(self, notes: Sequence[str], langs: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(note, lang, stamps) of every catalog of ``notes`` the list shows (as ``kbtrans stats``: not one in
+        the note's own language), sorted by language and note."""
+        content, locales = str(self.cfg.content_dir), str(self.cfg.locales_dir)
+        out = []
+        for rel in notes:
+            note_stamp = state.stamp(f"{content}/{rel}")
+            own: str | None = None
+            for lang in langs:
+                po = state.stamp(catalog.catalog_file(locales, lang, rel[:-3]))
+                if not po:
+                    continue
+                if own is None:
+                    own = self._note_lang(rel, note_stamp)
+                if lang != own:
+                    out.append((rel, lang, f"{note_stamp} {po}"))
+        order = {lang: i for i, lang in enumerate(self.languages)}
+        out.sort(key=lambda x: (order.get(x[1], 0), x[0]))
+        return out
+
+    def _counts_of(self, rel: str, lang: str, stamp: str) -> _Counts | None:
+        known = self._counts.get((rel, lang))
+        return known[1] if known is not None and known[0] == stamp else None
+
+    def _counts_now(self, rel: str, lang: str, stamp: str) -> _Counts:
+        counts = self._counts_of(rel, lang, stamp)
+        if counts is None:
+            counts = _read_counts(catalog.catalog_path(self.cfg.locales_dir, lang, rel[:-3]))
+            self._counts[(rel, lang)] = (stamp, counts)
+        return counts
+
+    def _found_now(self, rel: str, lang: str, stamp: str) -> tuple[int, int] | None:
+        """(errors, warnings) of a catalog, checked again if it changed; None while the first pass runs."""
+        known = self._found.get((rel, lang))
+        if known is not None and known[0] == stamp:
+            return known[1], known[2]
+        if not self.checked.is_set():
+            return None
+        issues = check.check_catalog(self.cfg, rel, lang, self._glossary([]))
+        errors = sum(i.severity == check.ERROR for i in issues)
+        self._found[(rel, lang)] = (stamp, errors, len(issues) - errors)
+        return errors, len(issues) - errors
+
+    def _row(self, rel: str, lang: str, stamp: str) -> NoteRow:
+        counts = self._counts_now(rel, lang, stamp)
+        found = self._found_now(rel, lang, stamp)
+        path = self.cfg.display(catalog.catalog_path(self.cfg.locales_dir, lang, rel[:-3]))
+        folder = rel.rsplit("/", 1)[0] if "/" in rel else "."
+        return NoteRow(rel, folder, lang, path, counts.segments, counts.words, *(found or (None, None)))
 
     def notes_list(self, *, lang: str = "", status: str = "", folder: str = "", has_errors: bool = False,
-                   query: str = "") -> tuple[list[NoteRow], list[str]]:
-        """The rows that pass the filters, and every folder (for the filter's choices)."""
+                   query: str = "", page: int = 1) -> NotesPage:
+        """The page ``page`` of the rows that pass the filters (:data:`PAGE_SIZE` rows a page)."""
         langs = (self.valid_lang(lang),) if lang else self.languages
-        report = stats.stats(self.cfg, langs)
-        checked = check.check(self.cfg, langs)
-        found: dict[str, list[int]] = {}
-        for issue in checked.issues:
-            counts = found.setdefault(issue.path, [0, 0])
-            counts[0 if issue.severity == check.ERROR else 1] += 1
-        shown = set(self.notes())
-        rows = []
-        for n in report.notes:
-            if n.note not in shown:
-                continue
-            e, w = found.get(n.catalog, [0, 0])
-            rows.append(NoteRow(n.note, n.folder, n.lang, n.catalog, n.segments, n.words, e, w))
-        folders = sorted({r.folder for r in rows})
-        if status:
-            if status not in STATUSES:
-                raise ReviewError(f"unknown status {status!r}: one of {', '.join(STATUSES)}.")
-            rows = [r for r in rows if getattr(r.segments, status)]
+        if status and status not in STATUSES:
+            raise ReviewError(f"unknown status {status!r}: one of {', '.join(STATUSES)}.")
+        notes = self.notes(fresh=True)
+        folders = tuple(sorted({rel.rsplit("/", 1)[0] if "/" in rel else "." for rel in notes}))
         if folder:
-            rows = [r for r in rows if r.folder == folder or r.folder.startswith(folder + "/")]
+            notes = [rel for rel in notes if rel.startswith(folder + "/") or (folder == "." and "/" not in rel)]
+        pairs = self._pairs(notes, langs)
+        if status or query:
+            self.counted.wait(_WAIT_S)
+            q = query.casefold().encode("utf-8")
+            kept = []
+            for rel, lg, stamp in pairs:
+                counts = self._counts_now(rel, lg, stamp)
+                if (not status or getattr(counts.segments, status)) and (not q or q in counts.text):
+                    kept.append((rel, lg, stamp))
+            pairs = kept
         if has_errors:
-            rows = [r for r in rows if r.errors]
-        if query:
-            q = query.casefold()
-            rows = [r for r in rows if self._contains(r, q)]
-        return rows, folders
-
-    def _contains(self, row: NoteRow, q: str) -> bool:
-        path = catalog.catalog_path(self.cfg.locales_dir, row.lang, row.note[:-3])
-        return any(q in m.msgid.casefold() or q in m.msgstr.casefold() for m in catalog.read(path)
-                   if not m.obsolete)
+            self.checked.wait(_WAIT_S)
+            pairs = [p for p in pairs if (self._found_now(*p) or (0, 0))[0]]
+        pages = max(1, -(-len(pairs) // PAGE_SIZE))
+        page = min(max(1, page), pages)
+        shown = pairs[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+        rows = tuple(self._row(*p) for p in shown)
+        return NotesPage(rows, len(pairs), page, pages, folders, not self.checked.is_set())
 
     # -- the note view ----------------------------------------------------------------------------
 
     def _glossary(self, warnings: list[str]) -> glossary.Glossary:
+        """The glossary, loaded again only when one of its files changed."""
+        key = tuple(state.stamp(self.cfg.root / n) for n in glossary.NAMES)
+        if self._glossary_cache is not None and self._glossary_cache[0] == key:
+            warnings.extend(self._glossary_cache[2])
+            return self._glossary_cache[1]
+        problems: tuple[str, ...] = ()
         try:
-            return glossary.load(self.cfg)
+            g = glossary.load(self.cfg)
         except GlossaryError as exc:
-            warnings.append(f"{exc} (glossary checks are off)")
-            return glossary.Glossary()
+            problems = (f"{exc} (glossary checks are off)",)
+            g = glossary.Glossary()
+        self._glossary_cache = (key, g, problems)
+        warnings.extend(problems)
+        return g
 
     def _catalog(self, note: Note, lang: str) -> Path:
         if note.lang == lang:
