@@ -7,6 +7,7 @@
   if (!dataEl) return;
   const data = JSON.parse(dataEl.textContent);
   const entries = data.entries;
+  let ready = false;  // the page's editors have been sized (then each is sized as it changes)
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -38,19 +39,48 @@
     }
   }
 
+  // The editor is a transparent textarea over a backdrop holding the same text in the same font, its
+  // placeables wrapped in <mark>: the reviewer sees them highlighted where they type.
   function showMarks(sec, text, places) {
-    // the translation with its placeables highlighted (a read-only mirror under the editor)
-    const box = sec.querySelector(".marks");
+    const box = sec.querySelector(".highlights");
     box.replaceChildren();
     let at = 0;
     for (const p of places) {
+      if (p.start < at || p.end > text.length) continue;
       if (p.start > at) box.appendChild(document.createTextNode(text.slice(at, p.start)));
       const m = el("mark", "placeable", text.slice(p.start, p.end));
-      m.title = p.kind;
+      m.dataset.kind = p.kind;
       box.appendChild(m);
       at = p.end;
     }
-    if (at < text.length) box.appendChild(document.createTextNode(text.slice(at)));
+    // a trailing newline needs a character after it to take its line in the backdrop
+    box.appendChild(document.createTextNode(text.slice(at) + (text.endsWith("\n") ? " " : "")));
+    if (ready) sync(sec);
+  }
+
+  function sync(sec) {
+    const ed = sec.querySelector(".editor");
+    ed.style.height = "auto";
+    ed.style.height = (ed.scrollHeight + 2) + "px";
+    sec.querySelector(".backdrop").scrollTop = ed.scrollTop;
+  }
+
+  // While the server's scan is on its way: the source's placeables found in the text as typed.
+  function guessPlaces(i, text) {
+    const out = [];
+    const texts = [...new Set(entries[i].source_placeables.map(function (p) { return p.text; }))];
+    texts.sort(function (a, b) { return b.length - a.length; });
+    for (const t of texts) {
+      let k = text.indexOf(t);
+      while (t && k >= 0) {
+        if (!out.some(function (p) { return k < p.end && k + t.length > p.start; })) {
+          out.push({kind: "placeable", text: t, start: k, end: k + t.length});
+        }
+        k = text.indexOf(t, k + t.length);
+      }
+    }
+    out.sort(function (a, b) { return a.start - b.start; });
+    return out;
   }
 
   function setBadge(sec, category) {
@@ -73,7 +103,7 @@
       const sec = section(i), e = entries[i];
       const text = sec.querySelector(".editor").value;
       const r = await post("/api/check", {path: data.note, lang: data.lang, msgid: e.msgid, msgstr: text});
-      if (r.status === 200) {
+      if (r.status === 200 && sec.querySelector(".editor").value === text) {
         showFindings(sec, r.json.findings);
         showMarks(sec, text, r.json.placeables);
         sec.dataset.checked = text;
@@ -106,6 +136,7 @@
       data.hash = r.json.hash;
       setBadge(sec, n.category);
       if (action === "revert") sec.querySelector(".editor").value = n.msgstr;
+      if (action !== "comment") showMarks(sec, n.msgstr, n.placeables);
       showFindings(sec, n.findings);
       sec.querySelector(".conflict").hidden = true;
       message(sec, {save: "saved", accept: "accepted", revert: "reverted", comment: "comment saved"}[action], "ok");
@@ -138,25 +169,68 @@
     }
   }
 
+  function insertText(i, t) {
+    const ed = section(i).querySelector(".editor");
+    const s = ed.selectionStart, e = ed.selectionEnd;
+    ed.value = ed.value.slice(0, s) + t + ed.value.slice(e);
+    ed.selectionStart = ed.selectionEnd = s + t.length;
+    ed.focus();
+    typed(i);
+  }
+
   function insertPlaceable(i, n) {
     const p = entries[i].source_placeables[n];
-    if (!p) return;
-    const ed = section(i).querySelector(".editor");
-    const s = ed.selectionStart, t = ed.selectionEnd;
-    ed.value = ed.value.slice(0, s) + p.text + ed.value.slice(t);
-    ed.selectionStart = ed.selectionEnd = s + p.text.length;
+    if (p) insertText(i, p.text);
+  }
+
+  function count(text, t) {
+    let n = 0, k = text.indexOf(t);
+    while (t && k >= 0) { n++; k = text.indexOf(t, k + t.length); }
+    return n;
+  }
+
+  // the first placeable of the source that the translation has fewer times than the source
+  function insertMissing(i) {
+    const text = section(i).querySelector(".editor").value;
+    const need = {};
+    for (const p of entries[i].source_placeables) {
+      need[p.text] = (need[p.text] || 0) + 1;
+      if (count(text, p.text) < need[p.text]) { insertText(i, p.text); return; }
+    }
+  }
+
+  function typed(i) {
+    const sec = section(i);
+    const text = sec.querySelector(".editor").value;
+    showMarks(sec, text, guessPlaces(i, text));
     liveCheck(i);
   }
 
   document.querySelectorAll(".entry").forEach(function (sec) {
     const i = Number(sec.dataset.index);
     const e = entries[i];
+    const ed = sec.querySelector(".editor");
     showMarks(sec, e.msgstr, e.placeables);
-    sec.querySelector(".editor").addEventListener("input", function () { liveCheck(i); });
+    ed.addEventListener("input", function () { typed(i); });
+    ed.addEventListener("scroll", function () { sync(sec); });
     for (const action of ["save", "accept", "revert", "comment"]) {
       sec.querySelector("." + action).addEventListener("click", function () { act(i, action); });
     }
+    sec.querySelectorAll("button.place").forEach(function (b) {
+      b.addEventListener("mousedown", function (ev) { ev.preventDefault(); });  // keep the editor's cursor
+      b.addEventListener("click", function () { insertPlaceable(i, Number(b.dataset.n)); });
+    });
   });
+  // every editor as tall as its text: heights written, then read, then written, one layout for the page
+  function sizeAll() {
+    const eds = [...document.querySelectorAll(".entry .editor")];
+    for (const ed of eds) ed.style.height = "auto";
+    const hs = eds.map(function (ed) { return ed.scrollHeight; });
+    eds.forEach(function (ed, k) { ed.style.height = (hs[k] + 2) + "px"; });
+  }
+  sizeAll();
+  ready = true;
+  window.addEventListener("resize", sizeAll);
 
   document.addEventListener("keydown", function (ev) {
     const i = current();
@@ -167,10 +241,12 @@
       ev.preventDefault(); move(1);
     } else if (ev.altKey && ev.key === "ArrowUp") {
       ev.preventDefault(); move(-1);
-    } else if (ev.altKey && (ev.key === "n" || ev.key === "N") && data.next) {
+    } else if (ev.altKey && ev.code === "KeyN" && data.next) {
       ev.preventDefault(); window.location.href = data.next;
-    } else if (ev.altKey && /^[1-9]$/.test(ev.key) && i >= 0) {
-      ev.preventDefault(); insertPlaceable(i, Number(ev.key) - 1);
+    } else if (ev.altKey && /^Digit[1-9]$/.test(ev.code) && i >= 0) {
+      ev.preventDefault(); insertPlaceable(i, Number(ev.code.slice(5)) - 1);
+    } else if (ev.altKey && ev.code === "KeyP" && i >= 0) {
+      ev.preventDefault(); insertMissing(i);
     }
   });
 
