@@ -184,3 +184,182 @@ def test_conflict_flow(browser, served) -> None:
     page.locator(f"#{sid} .save").click()
     page.wait_for_selector(f"#{sid} .message.ok")
     assert next(m for m in catalog.read(po) if m.msgstr == "My review text")
+
+
+NOTE, LANG = "training/fill-in-the-middle.md", "en"
+
+
+def _open_note(page, server, note: str = NOTE, lang: str = LANG) -> None:
+    from urllib.parse import urlencode
+
+    page.goto(server.url)
+    page.goto(server.url.split("/?")[0] + "/note?" + urlencode({"path": note, "lang": lang}))
+    page.wait_for_selector(".entry")
+
+
+def _entry_where(page, test: str) -> str:
+    """The id of the first entry for which the page script's JSON data passes ``test`` (a JS expression of e)."""
+    import json
+
+    entries = json.loads(page.locator("#page-data").text_content() or "{}")["entries"]
+    del json
+    return page.evaluate(f"(es) => {{ const e = es.find(e => {test}); return e ? 'entry-' + e.index : null; }}",
+                         entries)
+
+
+def test_filters_and_search_in_the_browser(browser, served) -> None:
+    _root, start = served
+    server = start()
+    page, dialogs, errors = _page(browser)
+    page.goto(server.url)
+    everything = page.locator("#notes tr.row").count()
+    page.select_option("select[name=folder]", "training")
+    page.click("#apply")
+    page.wait_for_url("**folder=training**")
+    notes = [page.locator("#notes tr.row").nth(i).get_attribute("data-note") for i in
+             range(page.locator("#notes tr.row").count())]
+    assert notes and all(n and n.startswith("training/") for n in notes) and len(notes) < everything
+    page.select_option("select[name=folder]", "")
+    page.fill("input[name=q]", "инфиллинг")
+    page.click("#apply")
+    page.wait_for_url("**q=**")
+    assert [page.locator("#notes tr.row").nth(i).get_attribute("data-note")
+            for i in range(page.locator("#notes tr.row").count())] == [NOTE]
+    page.fill("input[name=q]", "")
+    page.check("input[name=errors]")
+    page.click("#apply")
+    page.wait_for_url("**errors=1**")
+    assert page.locator("#notes tr.row").count() == 0 and "No note matches" in page.inner_text("#notes")
+    assert not dialogs and not errors
+
+
+def test_keyboard_moves_between_unreviewed_entries_and_notes(browser, served) -> None:
+    _root, start = served
+    server = start()
+    page, dialogs, errors = _page(browser)
+    _open_note(page, server)
+    # entry 1 reviewed (accepted with the keyboard): Alt+Down from entry 0 skips it
+    page.locator("#entry-1 .editor").focus()
+    page.keyboard.press("Control+Shift+Enter")
+    page.wait_for_selector("#entry-1 .message.ok")
+    assert page.locator("#entry-1 .badge").inner_text() == "reviewed"
+    page.locator("#entry-0 .editor").focus()
+    page.keyboard.press("Alt+ArrowDown")
+    assert page.evaluate("document.activeElement.closest('.entry').id") == "entry-2"
+    page.keyboard.press("Alt+ArrowUp")
+    assert page.evaluate("document.activeElement.closest('.entry').id") == "entry-0"
+    page.keyboard.press("Alt+ArrowUp")  # wraps round to the last unreviewed entry
+    last = page.locator(".entry").count() - 1
+    assert page.evaluate("document.activeElement.closest('.entry').id") == f"entry-{last}"
+    following = page.get_attribute("#next-note", "href")
+    assert following
+    page.keyboard.press("Alt+KeyN")
+    page.wait_for_url("**" + following.split("?")[1].replace("%2F", "*") + "**")
+    page.wait_for_selector(".entry")
+    assert page.locator(".crumb").inner_text().split(" →")[0] != NOTE
+    assert not dialogs and not errors
+
+
+def test_an_error_blocks_accept_a_warning_does_not(browser, served) -> None:
+    root, start = served
+    server = start()
+    page, dialogs, errors = _page(browser)
+    _open_note(page, server)
+    po = catalog.catalog_path(root / "locales", LANG, NOTE[:-3])
+    before = po.read_bytes()
+    marked = _entry_where(page, "e.source_placeables.length > 0 && e.findings.every(f => f.severity !== 'error')")
+    editor = page.locator(f"#{marked} .editor")
+    editor.fill("All of the markup is gone")
+    # the live check (the checker functions of `kbtrans check`) reports the error as the reviewer types
+    page.wait_for_selector(f"#{marked} .findings li.error")
+    editor.focus()
+    page.keyboard.press("Control+Shift+Enter")
+    page.wait_for_selector(f"#{marked} .message.error")
+    assert "cannot be accepted" in page.inner_text(f"#{marked} .message")
+    assert page.locator(f"#{marked} .badge").inner_text() == "machine"
+    assert po.read_bytes() == before
+    warned = _entry_where(page, "e.findings.length > 0 && e.findings.every(f => f.severity === 'warning')")
+    assert page.locator(f"#{warned} .findings li.warning").count() > 0
+    page.locator(f"#{warned} .editor").focus()
+    page.keyboard.press("Control+Shift+Enter")
+    page.wait_for_selector(f"#{warned} .message.ok")
+    assert page.locator(f"#{warned} .badge").inner_text() == "reviewed"
+    changed = _changed_lines(before, po.read_bytes())
+    assert len(changed) == 2 and "fuzzy" in changed[0] and "fuzzy" not in changed[1], changed
+    assert not dialogs and not errors
+
+
+def test_placeables_are_highlighted_in_the_editor_and_copied_with_a_shortcut(browser, served) -> None:
+    _root, start = served
+    server = start()
+    page, dialogs, errors = _page(browser)
+    _open_note(page, server)
+    sid = _entry_where(page, "e.source_placeables.length >= 3 && new Set(e.source_placeables.map(p => p.text)).size"
+                             " === e.source_placeables.length")
+    marks = [page.locator(f"#{sid} .placeables code").nth(i).inner_text()
+             for i in range(page.locator(f"#{sid} .placeables code").count())]
+    kinds = [page.locator(f"#{sid} button.place").nth(i).get_attribute("title") or "" for i in range(len(marks))]
+
+    def spaced(k: int) -> str:  # a tag is inserted after a space (glued to a word it would be none)
+        return (" " if kinds[k].startswith("tag:") else "") + marks[k]
+
+    editor = page.locator(f"#{sid} .editor")
+    # the machine translation's placeables are marked in the backdrop, under the text, where it is typed
+    shown = [page.locator(f"#{sid} .highlights mark.placeable").nth(i).inner_text()
+             for i in range(page.locator(f"#{sid} .highlights mark.placeable").count())]
+    assert shown == [p for p in marks if p in editor.input_value()]
+    editor.fill("Start ")
+    editor.focus()
+    page.keyboard.press("End")
+    page.keyboard.press("Alt+Digit2")
+    assert editor.input_value() == "Start " + marks[1]  # after a space: inserted as it is
+    page.wait_for_selector(f"#{sid} .findings li.error")  # the other placeables are missing
+    for _ in marks[:-1]:
+        page.keyboard.press("Alt+KeyP")  # the next placeable the translation lacks
+    value = editor.input_value()
+    assert value == "Start " + marks[1] + spaced(0) + "".join(spaced(k) for k in range(2, len(marks))), value
+    import json
+
+    # the page marks an entry with the text its findings are for once the live check has answered
+    page.wait_for_selector(f"#{sid}[data-checked={json.dumps(value)}]", state="attached")
+    assert page.locator(f"#{sid} .findings li.error").count() == 0
+    mark = page.locator(f"#{sid} .highlights mark.placeable").filter(has_text=marks[0]).first
+    mark.wait_for()
+    # the mark lies under the editor's own text: inside the textarea's box, on its first line
+    box, ed = mark.bounding_box(), editor.bounding_box()
+    assert box and ed and ed["x"] <= box["x"] and box["x"] + box["width"] <= ed["x"] + ed["width"] + 1
+    assert ed["y"] <= box["y"] <= ed["y"] + ed["height"]
+    assert page.evaluate("getComputedStyle(document.querySelector('.editor')).backgroundColor") == "rgba(0, 0, 0, 0)"
+    # a click on a source placeable inserts it at the cursor too
+    editor.fill("x")
+    editor.focus()
+    page.keyboard.press("End")
+    page.locator(f"#{sid} button.place").nth(0).click()
+    assert editor.input_value() == "x" + spaced(0)
+    page.screenshot(path=str(DOCS / "review-placeables.png"))
+    assert not dialogs and not errors
+
+
+def test_revert_and_comment_in_the_browser(browser, served) -> None:
+    root, start = served
+    server = start()
+    page, dialogs, errors = _page(browser)
+    _open_note(page, server)
+    po = catalog.catalog_path(root / "locales", LANG, NOTE[:-3])
+    before = po.read_bytes()
+    sid = _entry_where(page, "e.category === 'machine' && e.msgstr !== e.msgid && e.findings.length === 0")
+    editor = page.locator(f"#{sid} .editor")
+    machine = editor.input_value()
+    editor.fill("A rewrite to be undone")
+    page.locator(f"#{sid} .save").click()
+    page.wait_for_selector(f"#{sid} .message.ok")
+    assert page.locator(f"#{sid} .badge").inner_text() == "reviewed"
+    page.locator(f"#{sid} .revert").click()
+    page.wait_for_selector(f"#{sid} .message.ok:text('reverted')")
+    assert editor.input_value() == machine and page.locator(f"#{sid} .badge").inner_text() == "machine"
+    assert po.read_bytes() == before
+    page.fill(f"#{sid} .tcomment", "ask the author about this term")
+    page.locator(f"#{sid} .comment").click()
+    page.wait_for_selector(f"#{sid} .message.ok:text('comment saved')")
+    assert _changed_lines(before, po.read_bytes()) == ["+# ask the author about this term"]
+    assert not dialogs and not errors

@@ -178,9 +178,16 @@
     typed(i);
   }
 
+  // a tag is one only after a space (or at the start): one is put before it where the text has none
+  function insertPlace(i, p) {
+    const ed = section(i).querySelector(".editor");
+    const before = ed.value.slice(0, ed.selectionStart);
+    insertText(i, (p.kind === "tag" && before && !/\s$/.test(before) ? " " : "") + p.text);
+  }
+
   function insertPlaceable(i, n) {
     const p = entries[i].source_placeables[n];
-    if (p) insertText(i, p.text);
+    if (p) insertPlace(i, p);
   }
 
   function count(text, t) {
@@ -195,7 +202,7 @@
     const need = {};
     for (const p of entries[i].source_placeables) {
       need[p.text] = (need[p.text] || 0) + 1;
-      if (count(text, p.text) < need[p.text]) { insertText(i, p.text); return; }
+      if (count(text, p.text) < need[p.text]) { insertPlace(i, p); return; }
     }
   }
 
