@@ -17,6 +17,10 @@ starts the real server (uvicorn on a free loopback port) and times over HTTP:
   machine translations), ``list_search_s`` (a search over source and translation), ``list_errors_s``
   (notes with check errors), ``list_last_page_s`` (the last page).
 
+With Playwright and a Chromium (``/usr/bin/chromium`` or ``KBTRANS_CHROMIUM``), also in a real browser:
+``browser_note_s``, from navigation to the note view until its script has set up every editor (the page
+is usable), and ``browser_list_s``, the notes list until its load event (medians of ``--repeat``).
+
 The issue's target: the note view, and the list, each within 1 s of the request. The last line of output
 is one JSON object.
 """
@@ -50,6 +54,39 @@ def big_note(n: int) -> str:
 def kbtrans(kb: Path, *args: str) -> None:
     subprocess.run([sys.executable, "-m", "kbtrans", "-C", str(kb), *args], check=True,
                    stdout=subprocess.DEVNULL, env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"})
+
+
+def in_browser(url: str, base: str, repeat: int) -> dict[str, float]:
+    """Medians of the note view until its script is done and of the notes list until loaded, in Chromium."""
+    import os
+    import shutil
+
+    chromium = os.environ.get("KBTRANS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("  (no playwright: the browser is not timed)")
+        return {}
+    if not Path(chromium).is_file():
+        print(f"  (no Chromium at {chromium}: the browser is not timed)")
+        return {}
+    out: dict[str, float] = {}
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        page = b.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        for name, path, ready in (("browser_note_s", "/note?path=big.md&lang=en", "html[data-ready]"),
+                                  ("browser_list_s", "/", "#notes")):
+            times = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                page.goto(base + path, wait_until="load")
+                page.wait_for_selector(ready, state="attached")
+                times.append(time.perf_counter() - t)
+            out[name] = statistics.median(times)
+            print(f"  {name}: {out[name]:.3f} s", flush=True)
+        b.close()
+    return out
 
 
 def main() -> None:
@@ -116,6 +153,7 @@ def main() -> None:
                     pages = int(m.group(1)) if m else 1
                 shown = runs[0][1].count('<tr class="row"')
                 print(f"  {name}: {lists[name]:.3f} s ({shown} rows shown)", flush=True)
+            lists.update(in_browser(server.url, base, args.repeat))
     finally:
         server.stop()
         if tmp is not None:

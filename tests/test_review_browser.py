@@ -336,7 +336,9 @@ def test_placeables_are_highlighted_in_the_editor_and_copied_with_a_shortcut(bro
     page.keyboard.press("End")
     page.locator(f"#{sid} button.place").nth(0).click()
     assert editor.input_value() == "x" + spaced(0)
-    page.screenshot(path=str(DOCS / "review-placeables.png"))
+    shots = Path(tempfile.gettempdir()) / "kbtrans-screenshots"  # for a look by hand; not in the README
+    shots.mkdir(exist_ok=True)
+    page.screenshot(path=str(shots / "review-placeables.png"))
     assert not dialogs and not errors
 
 

@@ -237,6 +237,7 @@
   }
   sizeAll();
   ready = true;
+  document.documentElement.dataset.ready = "1";  // the note view is set up (tests and the bench wait for it)
   window.addEventListener("resize", sizeAll);
 
   document.addEventListener("keydown", function (ev) {
