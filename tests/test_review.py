@@ -385,3 +385,25 @@ def test_live_findings_are_those_of_check(client) -> None:
         assert shown == reported, text
         seen_codes |= {code for _, code, _ in shown}
     assert len(seen_codes) >= 3, seen_codes  # the texts did exercise several checks
+
+
+def test_list_follows_catalogs_changed_by_another_tool(client) -> None:
+    """The list's counts are kept per catalog under its stamps: a catalog rewritten outside the page (Poedit,
+    `kbtrans translate`) is counted and checked again, the others are not read."""
+    c, _, root = client
+    note, lang = "training/fill-in-the-middle.md", "en"
+    before = _rows(c)[(note, lang)]
+    assert before["errors"] == "0"
+    po = catalog.catalog_path(root / "locales", lang, note[:-3])
+    _, states = catalog.entry_states(po)
+    cfg = config.load(root)
+    seg = next(s for s in states if s.msgstr and s.fuzzy and "[[" in s.msgid)
+    plain = next(s for s in states if s.msgstr and s.fuzzy and s is not seg)
+    catalog.update_entries(po, [catalog.Edit(seg.msgid, seg.msgctxt, "links dropped", expect=seg),
+                                catalog.Edit(plain.msgid, plain.msgctxt, fuzzy=False, expect=plain)], wrap=cfg.wrap)
+    after = _rows(c)[(note, lang)]
+    assert int(after["reviewed"]) == int(before["reviewed"]) + 1
+    assert int(after["machine"]) == int(before["machine"]) - 1
+    assert int(after["errors"]) >= 1
+    assert set(_rows(c, errors="1")) == {(note, lang)}
+    assert (note, lang) in _rows(c, q="links dropped")

@@ -278,10 +278,10 @@ class Review:
     # Per catalog the list needs the counts of `kbtrans stats`, the errors and warnings of `kbtrans check`
     # and (for search) its text. They are kept in memory, each under the stamps (mtime and size) of the
     # note and the catalog it came from, and computed again only for a catalog whose stamps changed.
-    # A background pass (started by `warm`) fills them for the whole KB: counts first (every catalog read
-    # once, on all cores), then `kbtrans check` itself, which reuses what earlier checks recorded. Until
-    # it ends, an unfiltered page counts its own rows and shows their check counts as pending; a filter
-    # that needs every row waits for it.
+    # A background pass (started with the server, or by the first list) fills them for the whole KB:
+    # counts first (every catalog read once, on all cores), then `kbtrans check` itself, which reuses
+    # what earlier checks recorded. Until it ends, an unfiltered page counts its own rows and shows their
+    # check counts as pending; a filter that needs every row waits for it.
 
     def start_background(self) -> None:
         """Count and check the whole KB in a background thread (once)."""
@@ -294,11 +294,11 @@ class Review:
     def _prepare(self) -> None:
         try:
             pairs = self._pairs(self.notes(fresh=True), self.languages)
-            todo: dict[str, list[tuple[str, str, str]]] = {}
+            todo: dict[str, list[str]] = {}
             for rel, lang, stamp in pairs:
                 if self._counts_of(rel, lang, stamp) is None:
-                    todo.setdefault(rel, []).append((lang, stamp, ""))
-            work = [(rel, tuple(x[0] for x in items)) for rel, items in todo.items()]
+                    todo.setdefault(rel, []).append(lang)
+            work = [(rel, tuple(langs)) for rel, langs in todo.items()]
             stamps = {(rel, lang): stamp for rel, lang, stamp in pairs}
             for (rel, _), r in zip(work, parallel.pmap(partial(_count_catalogs, self.cfg), work), strict=True):
                 if isinstance(r, KbtransError):
