@@ -202,7 +202,6 @@ def _entry_where(page, test: str) -> str:
     import json
 
     entries = json.loads(page.locator("#page-data").text_content() or "{}")["entries"]
-    del json
     return page.evaluate(f"(es) => {{ const e = es.find(e => {test}); return e ? 'entry-' + e.index : null; }}",
                          entries)
 
