@@ -114,3 +114,110 @@ def test_a_bare_www_link_added_by_a_translation_is_a_new_url() -> None:
     found = list(check.check_markup(entry))
     assert [(f.severity, f.code, f.message) for f in found] == [
         ("error", "url-added", "URL 'www.example.com' is not in the source")]
+
+
+# -- 11: a machine translation that fell back to the source text -----------------------------------
+
+ENGINES = "tests.support.mt_engines"
+FALLBACK_NOTE = "Первый абзац заметки.\n\nВторой абзац заметки.\n"
+
+
+def fallback_kb(cli: Callable[..., Result], root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A KB whose first paragraph translate kept as source text (the ``empty`` engine's output is unusable)
+    and whose second one is a pseudo machine translation."""
+    kb = make_kb(root, {"a.md": FALLBACK_NOTE})
+    assert cli("-C", kb, "translate", "--engine", "pseudo").exit_code == 0
+    import polib
+
+    po = polib.pofile(str(kb / "locales/en/LC_MESSAGES/a.po"), wrapwidth=0)  # the first is new again
+    first = po.find("Первый абзац заметки.")
+    first.msgstr, first.comment, first.flags = "", "", ["md-text"]
+    po.save()
+    monkeypatch.setenv("KBTRANS_ENGINE_EMPTY", f"{ENGINES}:empty")
+    r = cli("-C", kb, "translate", "--engine", "empty")
+    assert r.exit_code == 0 and "1 kept as source text (unusable output)" in r.stdout, r.output
+    msgs = messages(kb)
+    first = msgs[("locales/en/LC_MESSAGES/a.po", "Первый абзац заметки.")]
+    assert first.msgstr == first.msgid and first.fuzzy, first
+    assert any(c.startswith("kbtrans-mt-repair:") and "source text kept" in c for c in first.comments)
+    assert msgs[("locales/en/LC_MESSAGES/a.po", "Второй абзац заметки.")].msgstr.startswith("[‼")
+    return kb
+
+
+def test_a_fallback_is_untranslated_in_stats_and_the_review_data(cli: Callable[..., Result], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    kb = fallback_kb(cli, tmp_path / "kb", monkeypatch)
+    r = cli("-C", kb, "stats", "--json", "--to", "en")
+    assert r.exit_code == 0, r.output
+    segs = json.loads(r.stdout)["locales"]["en"]["segments"]
+    assert (segs["machine"], segs["untranslated"], segs["segments"]) == (1, 1, 2), segs
+    text = cli("-C", kb, "stats", "--to", "en")
+    assert "50% machine" in text.stdout and "50% untranslated" in text.stdout, text.stdout
+    from kbtrans.review.data import Review
+
+    review = Review(config.load(kb))
+    rows, _ = review.notes_list(lang="en")
+    assert [(r.note, r.segments.machine, r.segments.untranslated) for r in rows] == [("a.md", 1, 1)]
+    view = review.note_view("a.md", "en")
+    assert {e.state.msgid: e.category for e in view.entries} == {
+        "Первый абзац заметки.": "untranslated", "Второй абзац заметки.": "machine"}
+    (kept,) = [e for e in view.entries if e.category == "untranslated"]
+    assert [f.code for f in kept.findings] == ["mt-fallback"]  # as `kbtrans check` says
+
+
+def test_a_fallback_is_a_check_finding_and_an_error_with_strict(cli: Callable[..., Result], tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = fallback_kb(cli, tmp_path / "kb", monkeypatch)
+    line = messages(kb)[("locales/en/LC_MESSAGES/a.po", "Первый абзац заметки.")].line
+    r = cli("-C", kb, "check", "--to", "en")
+    assert r.exit_code == 0, r.output
+    want = (f"locales/en/LC_MESSAGES/a.po:{line}: warning: machine translation kept the source text (the model's "
+            "output was unusable): the entry is untranslated (mt-fallback)")
+    assert want in r.output, r.output
+    assert "translate it by hand (write the msgstr and remove the fuzzy flag), or run `kbtrans translate` again" \
+        in r.output
+    assert "identical-to-source" not in r.output  # one finding, not the checks of a translation
+    s = cli("-C", kb, "check", "--to", "en", "--strict")
+    assert s.exit_code == 1, s.output
+    assert want.replace(": warning: ", ": error: ") in s.output
+    b = cli("-C", kb, "build", "--strict", "--to", "en")
+    assert b.exit_code == 1, b.output
+    assert (f"locales/en/LC_MESSAGES/a.po:{line}: machine translation kept the source text (the model's output "
+            "was unusable); the source text is used. Translate the entry (or run `kbtrans translate` again).") \
+        in b.output
+    assert "1 warnings and --strict is set" in b.output
+    plain = cli("-C", kb, "build", "--to", "en")
+    assert plain.exit_code == 0 and "en: 1/2 segments translated" in plain.output, plain.output
+
+
+# -- 16: pseudo keeps end punctuation; build and stats count the same segments ----------------------
+
+def test_pseudo_output_raises_no_end_punctuation_warnings(cli: Callable[..., Result], sample_kb: Path) -> None:
+    r = cli("-C", sample_kb, "translate", "--engine", "pseudo")
+    assert r.exit_code == 0, r.output
+    c = cli("-C", sample_kb, "check")
+    assert c.exit_code == 0, c.output
+    assert "(end-punctuation)" not in c.output
+    from kbtrans.engines.pseudo import pseudo
+
+    assert pseudo("Текст.", "en").endswith(" ‼].")
+    assert pseudo("Текст ⟦0⟧жирный.⟦1⟧", "en").endswith("⟦1⟧ ‼].")  # the closer stays inside, the "." repeated
+
+
+def test_build_and_stats_count_the_same_segments(cli: Callable[..., Result], sample_kb: Path) -> None:
+    import json
+    import re
+
+    assert cli("-C", sample_kb, "translate", "--engine", "pseudo").exit_code == 0
+    s = cli("-C", sample_kb, "stats", "--json")
+    assert s.exit_code == 0, s.output
+    locales = json.loads(s.stdout)["locales"]
+    b = cli("-C", sample_kb, "build")
+    assert b.exit_code == 0, b.output
+    built = {m[0]: (int(m[1]), int(m[2])) for m in re.findall(r"(\w+): (\d+)/(\d+) segments translated", b.stdout)}
+    assert set(built) == set(locales) == {"en", "ru"}
+    for lang, counts in locales.items():
+        seg = counts["segments"]
+        assert built[lang] == (seg["reviewed"] + seg["machine"] + seg["fuzzy"], seg["segments"]), (lang, built, seg)

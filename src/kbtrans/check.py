@@ -11,7 +11,8 @@ Severity:
   an HTML tag or attribute, a script, a ``javascript:`` link, a wikilink target); unbalanced emphasis;
   a heading/list/quote marker introduced at a line start; a translation that cannot be placed; stale,
   missing, unparsable or orphaned catalogs. ``build`` never uses a translation with an entry error.
-* **warning** — language problems (Cyrillic left in English, Latin-only Russian, identical to the
+* **warning** — an entry whose machine translation kept the source text (``mt-fallback``, an error with
+  ``strict``), language problems (Cyrillic left in English, Latin-only Russian, identical to the
   source, whitespace / end punctuation mismatch, doubled spaces, untranslated footnote text) and glossary
   problems (errors with ``strict``).
 """
@@ -595,6 +596,14 @@ def annotation(issue: Issue) -> str:
 
 # -- catalogs -------------------------------------------------------------------------------------
 
+#: The code of an entry whose machine translation fell back to the source text (a warning; an error with strict).
+FALLBACK = "mt-fallback"
+FALLBACK_MESSAGE = ("machine translation kept the source text (the model's output was unusable): "
+                    "the entry is untranslated")
+FALLBACK_HINT = ("translate it by hand (write the msgstr and remove the fuzzy flag), or run `kbtrans translate` "
+                 "again (it retries these entries)")
+
+
 def _excerpt(text: str) -> str:
     return _short(text, 50)
 
@@ -657,6 +666,9 @@ def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[],
             segs.setdefault(seg.text, seg)
     comments = not cfg.translate_comments
     for m in todo:
+        if m.fallback:  # not a translation: the checks of one would only repeat "identical to the source"
+            issues.append(Issue(WARNING, FALLBACK, name, m.line, _excerpt(m.msgid), FALLBACK_MESSAGE, FALLBACK_HINT))
+            continue
         found = entry_findings(m.msgid, m.msgstr, m.comments, segs.get(m.msgid), note_lang, lang, g,
                                comments=comments, references=refs)
         issues.extend(Issue(f.severity, f.code, name, m.line, _excerpt(m.msgid), f.message, f.hint)
@@ -793,7 +805,8 @@ class _Sink:
         if not group:
             return
         if self.strict:  # applied after the cache, which holds what check finds either way
-            group = [dataclasses.replace(i, severity=ERROR) if i.code.startswith("glossary-") else i for i in group]
+            group = [dataclasses.replace(i, severity=ERROR) if i.code.startswith("glossary-") or i.code == FALLBACK
+                     else i for i in group]
         group = sorted(group, key=_order)
         errors = sum(i.severity == ERROR for i in group)
         self.errors += errors

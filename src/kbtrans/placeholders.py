@@ -29,7 +29,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kbtrans import markup
+from kbtrans import catalog, markup
 from kbtrans.model import Segment
 from kbtrans.splice import fit
 
@@ -690,7 +690,7 @@ def valid(source: str, text: str, segments: Sequence[Segment] = (), *, source_la
 
 
 #: Said in the repair comment when the model's output was unusable and the source text stands in.
-KEPT_SOURCE = "source text kept"
+KEPT_SOURCE = catalog.KEPT_SOURCE
 
 
 def restore(output: str, masked: Masked, *, segments: Sequence[Segment] = (), source_lang: str = "",
