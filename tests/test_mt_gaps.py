@@ -116,6 +116,31 @@ def test_a_bare_www_link_added_by_a_translation_is_a_new_url() -> None:
         ("error", "url-added", "URL 'www.example.com' is not in the source")]
 
 
+@pytest.mark.parametrize(("msgstr", "code", "message"), [
+    ("Details at <https://example.com/a> in the docs.", "unsafe-url-added",
+     "the translation introduces a URL the source does not have: 'https://example.com/a'"),
+    ("Details at https://example.com/b in the docs.", "unsafe-url-added",
+     "the translation introduces a URL the source does not have: 'https://example.com/b'"),
+    ("See www.example.com.", "url-added", "URL 'www.example.com' is not in the source"),
+])
+def test_any_url_a_translation_adds_is_an_error_and_nothing_else(msgstr: str, code: str, message: str) -> None:
+    """An autolink, a plain URL and a bare www. link: one error each (and no false doubled-space warning for
+    the URL between two spaces)."""
+    from kbtrans import check
+
+    entry = check.Entry("Подробности в документации.", msgstr, None, "ru", "en")
+    assert [(f.severity, f.code, f.message) for f in check.findings(entry)] == [("error", code, message)]
+
+
+def test_an_element_between_two_spaces_is_not_a_doubled_space() -> None:
+    from kbtrans import check
+
+    ok = check.Entry("[[benchmarks]] - другие бенчмарки", "[‼ [[benchmarks]] - other benchmarks ‼]", None, "ru", "en")
+    assert "double-space" not in [f.code for f in check.findings(ok)]
+    bad = check.Entry("Другие бенчмарки.", "Other  benchmarks.", None, "ru", "en")
+    assert [f.code for f in check.findings(bad)] == ["double-space"]
+
+
 # -- 11: a machine translation that fell back to the source text -----------------------------------
 
 ENGINES = "tests.support.mt_engines"

@@ -446,9 +446,22 @@ def check_whitespace(e: Entry) -> Iterator[Finding]:
                       f"ends with {eb.group() if eb else 'no punctuation'!r} but the source with "
                       f"{ea.group() if ea else 'no punctuation'!r}",
                       "end the translation with punctuation like the source's")
-    if "  " in _prose(e, e.msgstr).strip() and "  " not in _prose(e, e.msgid).strip():
+    if ("  " in _prose(e, e.msgstr).strip() and "  " not in _prose(e, e.msgid).strip()
+            and _doubled_space(e.msgstr, e.comments)):
         yield Finding(WARNING, "double-space", "the translation contains doubled spaces",
                       "replace the doubled spaces with single ones")
+
+
+def _doubled_space(text: str, comments: bool) -> bool:
+    """Whether ``text`` has doubled spaces outside its protected elements (an element between two spaces, a URL or
+    a wikilink in ``see [[x]] here``, is not a doubled space although the prose without it has one)."""
+    parts, pos = [], 0
+    for el in markup.scan(text, comments=comments):
+        parts.append(text[pos:el.start])
+        parts.append("\0")
+        pos = el.end
+    parts.append(text[pos:])
+    return "  " in "".join(parts).strip()
 
 
 def check_footnote(e: Entry) -> Iterator[Finding]:
