@@ -105,6 +105,76 @@ def test_text_after_deeply_nested_lists_and_quotes_is_extracted(cli: Callable[..
     assert "Пункт уровня 9" in msgids and any("Цитата уровня 19" in m for m in msgids)
 
 
+# -- 12: hard line breaks and Dataview inline fields are structure --------------------------------
+
+FIELDS_NOTE = ("Статус:: в работе\nАвтор:: Иван Петров\n\n"
+               "Первая строка абзаца  \nвторая строка абзаца.\n\n"
+               "Описание заметки.\nПроект:: Поиск кода\n")
+FIELDS = {"Статус:: в работе\nАвтор:: Иван Петров": ("Статус::", "Автор::"),
+          "Первая строка абзаца  \nвторая строка абзаца.": (),
+          "Описание заметки.\nПроект:: Поиск кода": ("Проект::",)}
+
+
+def test_protect_keeps_field_keys_and_hard_breaks_out_of_the_engines_text() -> None:
+    for msgid, keys in FIELDS.items():
+        masked = placeholders.protect(msgid)
+        assert "\n" not in masked.text
+        for key in keys:
+            assert key not in masked.text and key in masked.originals, (key, masked)
+        assert "в работе" in placeholders.protect("Статус:: в работе").text  # the value is text
+    assert "  \n" in placeholders.protect("Первая строка абзаца  \nвторая строка абзаца.").originals
+
+
+def test_pseudo_translation_keeps_line_structure_and_field_keys(cli: Callable[..., Result], tmp_path: Path) -> None:
+    kb = make_kb(tmp_path / "kb", {"a.md": FIELDS_NOTE})
+    assert cli("-C", kb, "translate", "--engine", "pseudo").exit_code == 0
+    msgs = messages(kb)
+    for msgid, keys in FIELDS.items():
+        m = msgs[("locales/en/LC_MESSAGES/a.po", msgid)]
+        assert m.msgstr != m.msgid and "source text kept" not in " ".join(m.comments), m
+        src_lines, lines = msgid.split("\n"), m.msgstr.split("\n")
+        assert len(lines) == len(src_lines), m.msgstr  # the line structure is restored
+        for key in keys:  # each key at a line start, untranslated; its value translated
+            (line,) = [x for x in lines if x.startswith(key + " ")]
+            assert not any(c in line[len(key):] for c in "абвгдежзийклмнопрстуфхцчшщыэюя"), line
+    hard = msgs[("locales/en/LC_MESSAGES/a.po", "Первая строка абзаца  \nвторая строка абзаца.")].msgstr
+    assert hard.split("\n")[0].endswith("  ")  # the hard break's two spaces are kept
+    c = cli("-C", kb, "check", "--strict")
+    assert c.exit_code == 0 and "0 errors, 0 warnings" in c.output, c.output
+    b = cli("-C", kb, "build", "--strict")
+    assert b.exit_code == 0 and "en: 3/3 segments translated" in b.output, b.output
+    built = (kb / "build" / "en" / "a.md").read_text(encoding="utf-8").splitlines()
+    assert built[0].startswith("Статус:: ") and built[1].startswith("Автор:: ") and built[3].endswith("  ")
+
+
+def test_a_translated_field_key_is_an_error() -> None:
+    from kbtrans import check
+
+    entry = check.Entry("Статус:: в работе", "Status:: in progress", None, "ru", "en")
+    assert [(f.code, f.message) for f in check.check_markup(entry)] == [
+        ("inline-field-key-changed", "inline field key 'Статус' changed to 'Status'")]
+
+
+@pytest.mark.slow
+def test_field_keys_never_reach_a_real_model(argos_copy_packages: Path, cli: Callable[..., Result],
+                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy model answers its input: the values (and the lines' text) reach it, the keys never do, and the
+    restored translation is the msgid, line breaks and keys in place."""
+    kb = make_kb(tmp_path / "kb", {"a.md": FIELDS_NOTE})
+    sent = spy_on_argos(monkeypatch)
+    r = cli("-C", kb, "translate", "--engine", "argos", "--to", "en")
+    assert r.exit_code == 0, r.output
+    text = " ".join(sent)
+    for words in ("в работе", "Иван Петров", "Поиск кода", "Первая строка абзаца", "вторая строка абзаца"):
+        assert words in text, (words, sent)
+    for key in ("Статус", "Автор", "Проект"):
+        assert key not in text, (key, sent)
+    msgs = messages(kb)
+    for msgid in FIELDS:
+        m = msgs[("locales/en/LC_MESSAGES/a.po", msgid)]
+        assert m.msgstr == msgid and not any("source text kept" in c for c in m.comments), m
+
+
 # -- 15: bare www. links --------------------------------------------------------------------------
 
 def test_a_bare_www_link_added_by_a_translation_is_a_new_url() -> None:

@@ -155,7 +155,7 @@ _SLUG = {
     markup.CODE: "code-span", markup.MATH: "math", markup.COMMENT: "comment", markup.WIKILINK: "wikilink-target",
     markup.EMBED: "embed-target", markup.LINK: "link-target", markup.REFLABEL: "reference-label",
     markup.FOOTNOTE: "footnote-label", markup.INLINE_FOOTNOTE: "inline-footnote", markup.HTML: "html-tag",
-    markup.URL: "url", markup.TAG: "tag",
+    markup.URL: "url", markup.TAG: "tag", markup.FIELD: "inline-field-key",
 }
 _HINT = {
     markup.CODE: "copy the code span from the msgid unchanged (backticks included)",
@@ -170,6 +170,8 @@ _HINT = {
     markup.HTML: "copy HTML tags from the msgid unchanged, attributes included",
     markup.URL: "keep URLs exactly as in the msgid",
     markup.TAG: "keep #tags exactly as in the msgid",
+    markup.FIELD: "keep the key:: of each Dataview inline field at its line start, as in the msgid; translate only "
+                  "the value",
 }
 _UNSAFE = re.compile(
     r"<\s*/?\s*(?:script|iframe|object|embed|style|form|input|meta|link|base|svg|math)\b"
