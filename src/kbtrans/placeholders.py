@@ -26,6 +26,7 @@ source text is kept. So a restored text always passes ``build``'s checks.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -260,8 +261,10 @@ def _line_breaks(text: str, scanned: Sequence[markup.Element], els: list[_El]) -
     """Add the line breaks that are structure: hard breaks (two spaces before the newline) and the breaks
     before and after a line that starts with a Dataview inline field key."""
     fields = {e.start for e in scanned if e.kind == markup.FIELD}
+    starts = [e.start for e in scanned]  # scanned is sorted and non-overlapping
     for m in _LINE_BREAK.finditer(text):
-        if any(e.start < m.end() and m.start() < e.end for e in scanned):
+        i = bisect.bisect_left(starts, m.end())  # the elements starting before the break ends: only the last
+        if i and scanned[i - 1].end > m.start():  # can overlap it
             continue  # inside a code span, an HTML comment, …
         before = text.rfind("\n", 0, m.start()) + 1
         before += len(text[before:m.start()]) - len(text[before:m.start()].lstrip(" \t"))
