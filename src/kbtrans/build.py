@@ -68,7 +68,9 @@ class BuildReport:
     warnings: tuple[Problem, ...] = ()
     """Translations not used, missing catalogs, …"""
     translated: dict[str, tuple[int, int]] = field(default_factory=dict)
-    """Per language: (segments translated, segments) over the notes built from catalogs."""
+    """Per language: (segments translated, segments) over the notes built from catalogs. A segment is a distinct
+    text of a note (one catalog entry), as ``kbtrans stats`` counts them; translated means its translation was used
+    (so, for catalogs that pass ``check``, ``stats``' reviewed + machine + fuzzy)."""
 
 
 @dataclass
@@ -104,14 +106,24 @@ def plan_note(cfg: Config, note: Note, lang: str, reviewed_only: bool) -> _Plan:
     headings: dict[str, str] = {}
     done = total = 0
     comments = not cfg.translate_comments
+    counted: set[str] = set()
     for i, seg in enumerate(note.segments):
         if not seg.translatable:
             continue
-        total += 1
+        # Counted per distinct text, as the catalog holds it and `kbtrans stats` counts it (a text that
+        # occurs twice in the note is one entry, one segment).
+        first = seg.text not in counted
+        counted.add(seg.text)
+        total += first
         msg = messages.get(seg.text)
         chosen = seg.text
-        if msg is not None and msg.msgstr == seg.text:
-            done += 1  # identical: nothing to check, and the source is reproduced byte for byte
+        if msg is not None and msg.fallback:
+            if first:
+                warnings.append(Problem(po_name, msg.line, "machine translation kept the source text (the model's "
+                                        "output was unusable); the source text is used. Translate the entry (or "
+                                        "run `kbtrans translate` again)."))
+        elif msg is not None and msg.msgstr == seg.text:
+            done += first  # identical: nothing to check, and the source is reproduced byte for byte
         elif msg is not None:
             from kbtrans import check, splice
 
@@ -127,7 +139,7 @@ def plan_note(cfg: Config, note: Note, lang: str, reviewed_only: bool) -> _Plan:
                                         "text is used. Fix the msgstr."))
             else:
                 chosen = fitted
-                done += 1
+                done += first
         if chosen != seg.text:
             texts[i] = chosen
         if seg.is_heading:

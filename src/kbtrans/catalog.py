@@ -43,6 +43,12 @@ _SYNTAX_LINE = re.compile(r"\(line (\d+)\)")
 FUZZY_CUTOFF = 0.6
 
 
+#: Extracted-comment prefix of ``translate``'s placeholder-repair note.
+MT_REPAIR_PREFIX = "kbtrans-mt-repair:"
+#: Said in that note when the model's output was unusable and the source text stands in for the translation.
+KEPT_SOURCE = "source text kept"
+
+
 @dataclass(frozen=True)
 class Message:
     """One catalog entry, as the rest of kbtrans sees it."""
@@ -71,6 +77,14 @@ class Message:
     @property
     def translated(self) -> bool:
         return bool(self.msgstr) and not self.obsolete
+
+    @property
+    def fallback(self) -> bool:
+        """Machine translation kept the source text because the model's output was unusable: ``fuzzy``, the
+        msgstr is the msgid and a ``#. kbtrans-mt-repair: … source text kept`` comment says so. Not a translation
+        (``stats`` counts it untranslated, ``check`` reports it, ``build`` warns and uses the source)."""
+        return (self.fuzzy and self.msgstr == self.msgid and not self.obsolete
+                and any(c.startswith(MT_REPAIR_PREFIX) and KEPT_SOURCE in c for c in self.comments))
 
 
 def catalog_path(locales_dir: Path, lang: str, note_stem: str) -> Path:

@@ -11,7 +11,8 @@ Severity:
   an HTML tag or attribute, a script, a ``javascript:`` link, a wikilink target); unbalanced emphasis;
   a heading/list/quote marker introduced at a line start; a translation that cannot be placed; stale,
   missing, unparsable or orphaned catalogs. ``build`` never uses a translation with an entry error.
-* **warning** — language problems (Cyrillic left in English, Latin-only Russian, identical to the
+* **warning** — an entry whose machine translation kept the source text (``mt-fallback``, an error with
+  ``strict``), language problems (Cyrillic left in English, Latin-only Russian, identical to the
   source, whitespace / end punctuation mismatch, doubled spaces, untranslated footnote text) and glossary
   problems (errors with ``strict``).
 """
@@ -154,7 +155,7 @@ _SLUG = {
     markup.CODE: "code-span", markup.MATH: "math", markup.COMMENT: "comment", markup.WIKILINK: "wikilink-target",
     markup.EMBED: "embed-target", markup.LINK: "link-target", markup.REFLABEL: "reference-label",
     markup.FOOTNOTE: "footnote-label", markup.INLINE_FOOTNOTE: "inline-footnote", markup.HTML: "html-tag",
-    markup.URL: "url", markup.TAG: "tag",
+    markup.URL: "url", markup.TAG: "tag", markup.FIELD: "inline-field-key",
 }
 _HINT = {
     markup.CODE: "copy the code span from the msgid unchanged (backticks included)",
@@ -169,6 +170,8 @@ _HINT = {
     markup.HTML: "copy HTML tags from the msgid unchanged, attributes included",
     markup.URL: "keep URLs exactly as in the msgid",
     markup.TAG: "keep #tags exactly as in the msgid",
+    markup.FIELD: "keep the key:: of each Dataview inline field at its line start, as in the msgid; translate only "
+                  "the value",
 }
 _UNSAFE = re.compile(
     r"<\s*/?\s*(?:script|iframe|object|embed|style|form|input|meta|link|base|svg|math)\b"
@@ -445,9 +448,22 @@ def check_whitespace(e: Entry) -> Iterator[Finding]:
                       f"ends with {eb.group() if eb else 'no punctuation'!r} but the source with "
                       f"{ea.group() if ea else 'no punctuation'!r}",
                       "end the translation with punctuation like the source's")
-    if "  " in _prose(e, e.msgstr).strip() and "  " not in _prose(e, e.msgid).strip():
+    if ("  " in _prose(e, e.msgstr).strip() and "  " not in _prose(e, e.msgid).strip()
+            and _doubled_space(e.msgstr, e.comments)):
         yield Finding(WARNING, "double-space", "the translation contains doubled spaces",
                       "replace the doubled spaces with single ones")
+
+
+def _doubled_space(text: str, comments: bool) -> bool:
+    """Whether ``text`` has doubled spaces outside its protected elements (an element between two spaces, a URL or
+    a wikilink in ``see [[x]] here``, is not a doubled space although the prose without it has one)."""
+    parts, pos = [], 0
+    for el in markup.scan(text, comments=comments):
+        parts.append(text[pos:el.start])
+        parts.append("\0")
+        pos = el.end
+    parts.append(text[pos:])
+    return "  " in "".join(parts).strip()
 
 
 def check_footnote(e: Entry) -> Iterator[Finding]:
@@ -595,6 +611,14 @@ def annotation(issue: Issue) -> str:
 
 # -- catalogs -------------------------------------------------------------------------------------
 
+#: The code of an entry whose machine translation fell back to the source text (a warning; an error with strict).
+FALLBACK = "mt-fallback"
+FALLBACK_MESSAGE = ("machine translation kept the source text (the model's output was unusable): "
+                    "the entry is untranslated")
+FALLBACK_HINT = ("translate it by hand (write the msgstr and remove the fuzzy flag), or run `kbtrans translate` "
+                 "again (it retries these entries)")
+
+
 def _excerpt(text: str) -> str:
     return _short(text, 50)
 
@@ -657,6 +681,9 @@ def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[],
             segs.setdefault(seg.text, seg)
     comments = not cfg.translate_comments
     for m in todo:
+        if m.fallback:  # not a translation: the checks of one would only repeat "identical to the source"
+            issues.append(Issue(WARNING, FALLBACK, name, m.line, _excerpt(m.msgid), FALLBACK_MESSAGE, FALLBACK_HINT))
+            continue
         found = entry_findings(m.msgid, m.msgstr, m.comments, segs.get(m.msgid), note_lang, lang, g,
                                comments=comments, references=refs)
         issues.extend(Issue(f.severity, f.code, name, m.line, _excerpt(m.msgid), f.message, f.hint)
@@ -802,7 +829,8 @@ class _Sink:
         if not group:
             return
         if self.strict:  # applied after the cache, which holds what check finds either way
-            group = [dataclasses.replace(i, severity=ERROR) if i.code.startswith("glossary-") else i for i in group]
+            group = [dataclasses.replace(i, severity=ERROR) if i.code.startswith("glossary-") or i.code == FALLBACK
+                     else i for i in group]
         group = sorted(group, key=_order)
         errors = sum(i.severity == ERROR for i in group)
         self.errors += errors

@@ -319,7 +319,8 @@ def check(
                                                  metavar="LANG")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text, json, or github (workflow annotations; the "
                                      "default when GITHUB_ACTIONS=true).", metavar="text|json|github")] = "",
-    strict: Annotated[bool, typer.Option("--strict", help="Glossary warnings are errors.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Glossary warnings and machine-translation fallbacks "
+                                                        "(mt-fallback) are errors.")] = False,
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes (0 = all cores).")] = 0,
 ) -> None:
     """Check every translation against its source; exit 1 on any error (stale catalogs included)."""

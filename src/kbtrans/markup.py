@@ -2,7 +2,8 @@
 
 One regex scanner finds the protected elements of a segment's text: code spans, math, wikilink and
 embed targets, link and image destinations, footnote references, inline-footnote openers, HTML tags,
-autolinks and bare URLs, tags and ``%%comments%%``. It serves three stages:
+autolinks and bare URLs, tags, ``%%comments%%`` and the keys of line-start Dataview inline fields
+(``key::``). It serves three stages:
 
 * ``extract`` — does a segment have anything left to translate?
 * ``build`` / ``check`` — does a translation keep the msgid's structure (:func:`signature`)?
@@ -30,6 +31,10 @@ HTML = "HTML tag"
 URL = "URL"
 TAG = "tag"
 ENTITY = "entity"
+FIELD = "inline field key"
+
+#: A Dataview inline field ``key:: value`` at a line start: its key (with the ``::``) is protected, the value is text.
+_FIELD = re.compile(r"^[ \t]*(?P<key>[^\W_][\w\- ]{0,60}?)::(?=[ \t]|$)", re.MULTILINE)
 
 _PATTERN = re.compile(
     # The lookahead lists every character an alternative can start with: other positions fail at once
@@ -162,12 +167,21 @@ def scan(text: str, *, comments: bool = True) -> list[Element]:
             out.append(Element(ENTITY, start, end, m.group()))
     # A wikilink's closing "]]" is recorded for placeholders; a later wikilink close may have been
     # matched inside a code span etc. - overlaps are impossible because finditer does not overlap.
+    if "::" in text:
+        out = _with_fields(text, out)
     return out
+
+
+def _with_fields(text: str, out: list[Element]) -> list[Element]:
+    """``out`` with the keys of line-start Dataview inline fields (``Статус:: в работе``) added, in order."""
+    fields = [Element(FIELD, m.start("key"), m.end(), m.group("key")) for m in _FIELD.finditer(text)]
+    fields = [f for f in fields if all(f.end <= e.start or f.start >= e.end for e in out)]
+    return sorted([*out, *fields], key=lambda e: e.start) if fields else out
 
 
 #: Kinds whose values a translation must keep (as a multiset; order may change).
 STRUCTURAL = frozenset({CODE, MATH, COMMENT, WIKILINK, EMBED, LINK, REFLABEL, FOOTNOTE, INLINE_FOOTNOTE,
-                        HTML, URL, TAG})
+                        HTML, URL, TAG, FIELD})
 
 
 def signature(text: str, *, comments: bool = True,

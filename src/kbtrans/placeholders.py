@@ -9,7 +9,8 @@ reader reads stays visible so the model translates it: link text (its ``[`` beco
 with the ``](…)``), image alt text (likewise its ``![``), link and image titles (``](dest "`` and ``")``
 are placeholders around the title), wikilink aliases (``[[target|`` and ``]]`` are placeholders, the alias is not),
 inline-footnote text (``^[`` and its ``]``) and emphasised text. Soft line breaks are joined: the masked
-text is one line.
+text is one line. Hard line breaks (two trailing spaces) and the line breaks around a line-start Dataview inline
+field are placeholders, and the field's ``key::`` is one (its value is text): the line structure comes back.
 
 :func:`restore` puts the elements back into the model's output and repairs what models do to
 placeholders: garbled forms (``⟦ 3 ⟧``, ``[3]``, ``⟦3``, ``3⟧``) are normalised, unknown and duplicate ones
@@ -25,11 +26,12 @@ source text is kept. So a restored text always passes ``build``'s checks.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kbtrans import markup
+from kbtrans import catalog, markup
 from kbtrans.model import Segment
 from kbtrans.splice import fit
 
@@ -50,6 +52,11 @@ KEEP = "do-not-translate term"
 SHORTCUT = "shortcut reference link"
 EMPHASIS = "emphasis delimiter"
 BRACKET = "placeholder bracket"
+LINE_BREAK = "line break"
+
+# A line break with the spaces around it: kept (a placeholder) where it is a hard break ("  " before it) or
+# ends or starts a line with a Dataview inline field; any other is a soft break, joined into a space.
+_LINE_BREAK = re.compile(r"[ \t]*\n[ \t]*")
 
 _ESCAPE = re.compile(r"\\[!-/:-@\[-`{-~\n]")
 # Emphasis delimiters exactly as ``kbtrans.check`` counts them (it blocks a translation that unbalances one).
@@ -171,7 +178,10 @@ def _match_close(text: str, els: list[_El], open_end: int) -> int:
 def _elements(text: str, keep_terms: Sequence[str], comments: bool, references: frozenset[str]) -> list[_El]:
     els: list[_El] = []
     wiki_open: list[int] = []
-    for e in markup.scan(text, comments=comments):
+    scanned = markup.scan(text, comments=comments)
+    if "\n" in text:
+        _line_breaks(text, scanned, els)
+    for e in scanned:
         els.append(_El(e.start, e.end, e.kind))
         if e.kind in (markup.WIKILINK, markup.EMBED) and e.value != "]]" and text[e.end - 1] == "|":
             wiki_open.append(len(els) - 1)
@@ -247,6 +257,21 @@ def _elements(text: str, keep_terms: Sequence[str], comments: bool, references: 
     return _renumber(els)
 
 
+def _line_breaks(text: str, scanned: Sequence[markup.Element], els: list[_El]) -> None:
+    """Add the line breaks that are structure: hard breaks (two spaces before the newline) and the breaks
+    before and after a line that starts with a Dataview inline field key."""
+    fields = {e.start for e in scanned if e.kind == markup.FIELD}
+    starts = [e.start for e in scanned]  # scanned is sorted and non-overlapping
+    for m in _LINE_BREAK.finditer(text):
+        i = bisect.bisect_left(starts, m.end())  # the elements starting before the break ends: only the last
+        if i and scanned[i - 1].end > m.start():  # can overlap it
+            continue  # inside a code span, an HTML comment, …
+        before = text.rfind("\n", 0, m.start()) + 1
+        before += len(text[before:m.start()]) - len(text[before:m.start()].lstrip(" \t"))
+        if "  " in text[m.start():m.end()].split("\n", 1)[0] or m.end() in fields or before in fields:
+            els.append(_El(m.start(), m.end(), LINE_BREAK))
+
+
 def _renumber(els: list[_El]) -> list[_El]:
     """Sort by position, keeping partner links pointing at the right elements."""
     order = sorted(range(len(els)), key=lambda i: els[i].start)
@@ -272,7 +297,8 @@ def protect(text: str, *, keep_terms: Sequence[str] = (), comments: bool = True,
     pos = 0
     for n, e in enumerate(els):
         parts.append(text[pos:e.start].replace("\n", " "))
-        parts.append(token(n))
+        # A line break is set apart by spaces (the engine reads words, not a glued ⟦N⟧); restore drops them.
+        parts.append(f" {token(n)} " if e.kind == LINE_BREAK else token(n))
         pos = e.end
     parts.append(text[pos:].replace("\n", " "))
     return Masked(
@@ -507,6 +533,45 @@ def _order_pairs(tokens: list[Token], masked: Masked, repairs: list[str]) -> lis
     return tokens
 
 
+def _pin_fields(tokens: list[Token], masked: Masked, repairs: list[str]) -> list[Token]:
+    """Each Dataview inline field key back at its line start: first when the source starts with it, else right
+    after the line break before it (a model may move a key into its value)."""
+    moved = []
+    for n, kind in enumerate(masked.kinds):
+        if kind != markup.FIELD:
+            continue
+        if n == 0 and masked.text.startswith(token(0)):
+            anchor = None
+        elif n > 0 and masked.kinds[n - 1] == LINE_BREAK:
+            anchor = n - 1
+        else:
+            continue
+        at = tokens.index(n)
+        want = 0 if anchor is None else tokens.index(anchor) + 1
+        if want <= at and all(isinstance(t, str) and not t.strip() for t in tokens[want:at]):
+            continue  # in place (spaces between are dropped when the text is assembled)
+        rest = tokens[:at] + tokens[at + 1:]
+        want = 0 if anchor is None else rest.index(anchor) + 1
+        tokens = _merge_text([*rest[:want], n, *rest[want:]])
+        moved.append(n)
+    if moved:
+        repairs.append("moved back to its line start " + ", ".join(_describe(masked, n) for n in moved))
+    return tokens
+
+
+def _merge_text(tokens: list[Token]) -> list[Token]:
+    """Adjacent text tokens joined (one space where both had one)."""
+    out: list[Token] = []
+    for t in tokens:
+        if isinstance(t, str) and out and isinstance(out[-1], str):
+            prev = out[-1]
+            assert isinstance(prev, str)
+            out[-1] = prev + (t.lstrip(" ") if prev.endswith(" ") else t)
+        else:
+            out.append(t)
+    return out
+
+
 # Stage 1: markup characters in the model's text replaced by look-alikes that no scanner reads as markup.
 _NEUTRAL = str.maketrans({"`": "’", "$": "＄", "[": "［", "]": "］", "<": "‹", "#": "＃", "\\": None,
                           "⟦": None, "⟧": None})
@@ -560,8 +625,8 @@ def _guard(chunk: str, prev: str | None, prev_kind: str, nxt: str | None, nxt_ki
 
 
 # Text after these elements starts right after them, and before these ends right before them.
-_HUGGED_AFTER = frozenset({TITLE_OPEN})
-_HUGGED_BEFORE = frozenset({TITLE_CLOSE})
+_HUGGED_AFTER = frozenset({TITLE_OPEN, LINE_BREAK})
+_HUGGED_BEFORE = frozenset({TITLE_CLOSE, LINE_BREAK})
 # Inside a title: the quotes that would close it become typographic ones.
 _TITLE_QUOTES = {'"': str.maketrans({'"': "”"}), "'": str.maketrans({"'": "’"}),
                  "(": str.maketrans({"(": "（", ")": "）"})}
@@ -607,6 +672,9 @@ def _clean(chunk: str, prev: int | None, nxt: int | None, masked: Masked, stage:
         chunk = chunk.lstrip()
     if nxt_inner:
         chunk = chunk.rstrip()
+    if (prev is not None and masked.kinds[prev] == markup.FIELD and chunk and not chunk[0].isspace()
+            and not _glued(masked, prev, after=True)):
+        chunk = " " + chunk  # "key:: value", as in the source
     if (prev is not None and masked.kinds[prev] == EMPHASIS and not prev_inner
             and masked.originals[prev].startswith("_") and chunk[:1].isalnum()):
         chunk = " " + chunk
@@ -626,7 +694,8 @@ def _assemble(tokens: list[Token], masked: Masked, stage: int, target_lang: str)
     for i, t in enumerate(tokens):
         if isinstance(t, int):
             before = tokens[i - 1] if i > 0 else None
-            if isinstance(before, int) and (stage >= 2 or token(before) + token(t) not in masked.text):
+            breaks = LINE_BREAK in (masked.kinds[t], masked.kinds[before]) if isinstance(before, int) else False
+            if isinstance(before, int) and not breaks and (stage >= 2 or token(before) + token(t) not in masked.text):
                 parts.append(" ")  # side by side only where the source had them so
             parts.append(masked.originals[t])
             continue
@@ -690,7 +759,7 @@ def valid(source: str, text: str, segments: Sequence[Segment] = (), *, source_la
 
 
 #: Said in the repair comment when the model's output was unusable and the source text stands in.
-KEPT_SOURCE = "source text kept"
+KEPT_SOURCE = catalog.KEPT_SOURCE
 
 
 def restore(output: str, masked: Masked, *, segments: Sequence[Segment] = (), source_lang: str = "",
@@ -707,6 +776,7 @@ def restore(output: str, masked: Masked, *, segments: Sequence[Segment] = (), so
     tokens = _dedupe(tokens, masked, repairs)
     tokens = _insert_missing(tokens, masked, repairs)
     tokens = _order_pairs(tokens, masked, repairs)
+    tokens = _pin_fields(tokens, masked, repairs)
     notes = ("", "neutralised markup characters (or Russian words) the model added",
              "neutralised markup characters (or Russian words) the model added and spaced placeholders apart")
     words = "".join(t for t in tokens if isinstance(t, str))

@@ -7,7 +7,9 @@ Every entry of a catalog falls into exactly one category (so the categories add 
   not yet reviewed);
 * **fuzzy** — ``fuzzy``, translated, without MT provenance: a translation carried over after the
   source changed (it has a ``#|`` previous msgid) or marked fuzzy by a translator;
-* **untranslated** — empty ``msgstr`` (a ``fuzzy`` flag on an empty entry is ignored);
+* **untranslated** — empty ``msgstr`` (a ``fuzzy`` flag on an empty entry is ignored), or a machine-translation
+  fallback: the model's output was unusable and ``translate`` kept the source text (fuzzy, msgstr = msgid,
+  ``#. kbtrans-mt-repair: … source text kept``; :attr:`kbtrans.catalog.Message.fallback`) — nothing is translated;
 * **obsolete** — an ``#~`` entry kept for a text no longer in the note (not a segment).
 
 *Segments* are the current entries (reviewed + machine + fuzzy + untranslated); *words* are the
@@ -40,7 +42,7 @@ DEFINITIONS = {
     "reviewed": "translated and not fuzzy",
     "machine": "fuzzy, translated, with a '#. kbtrans-mt:' provenance comment",
     "fuzzy": "fuzzy, translated, without MT provenance (carried over after a source change, '#|')",
-    "untranslated": "empty msgstr",
+    "untranslated": "empty msgstr, or the source text kept by machine translation ('source text kept')",
     "obsolete": "'#~' entry no longer in the note (not a segment)",
     "segments": "reviewed + machine + fuzzy + untranslated",
     "words": "whitespace-separated words of the msgid (len(msgid.split()))",
@@ -58,7 +60,7 @@ class Counts:
     fuzzy: int = 0
     """Fuzzy without MT provenance (after a source change)."""
     untranslated: int = 0
-    """Empty msgstr."""
+    """Empty msgstr, or the source text kept by machine translation (a fallback)."""
     obsolete: int = 0
     """``#~`` entries."""
 
@@ -175,7 +177,7 @@ def category(m: catalog.Message) -> str:
     """The category of one catalog entry (see the module docstring)."""
     if m.obsolete:
         return "obsolete"
-    if not m.msgstr:
+    if not m.msgstr or m.fallback:
         return "untranslated"
     if not m.fuzzy:
         return "reviewed"

@@ -38,7 +38,7 @@ FLUSH_SECONDS = 3.0
 #: Extracted-comment prefix of machine-translation provenance.
 MT_PREFIX = "kbtrans-mt:"
 #: Extracted-comment prefix of the placeholder-repair note.
-REPAIR_PREFIX = "kbtrans-mt-repair:"
+REPAIR_PREFIX = catalog.MT_REPAIR_PREFIX
 #: Existing comment lines starting with this are replaced when an entry is (re)translated.
 _REPLACE_PREFIX = "kbtrans-mt"
 
@@ -126,8 +126,7 @@ def _wanted(m: catalog.Message, refresh: bool) -> bool:
         return False
     if not m.msgstr:
         return True
-    if (m.fuzzy and m.msgstr == m.msgid
-            and any(c.startswith(REPAIR_PREFIX) and placeholders.KEPT_SOURCE in c for c in m.comments)):
+    if m.fallback:
         return True  # the model's output was unusable last time and the source text still stands in: try again
     return (refresh and m.fuzzy and m.previous_msgid is not None
             and any(c.startswith(MT_PREFIX) for c in m.comments))

@@ -3,14 +3,16 @@
 Every letter becomes an accented look-alike in the target's script (into English ``Текст`` →
 ``Ţéķşţ``, ``Text`` → ``Ţéẋţ``; into Russian ``Text`` → ``Ҭёкҫҭ``), the text grows by about 30 % (a run of
 ``·`` before the closing bracket), and the whole is bracketed ``[‼ … ‼]`` so truncation and untranslated
-text stand out in a layout. Placeholders ``⟦N⟧`` are left exactly as they are, so every link, code span
-and footnote survives. Useful for testing layouts and for CI without a model:
-``kbtrans translate --engine pseudo``.
+text stand out in a layout. A sentence's end punctuation stays at its end (``Текст.`` →
+``[‼ Ţéķşţ ··· ‼].``), so ``kbtrans check`` does not report ``end-punctuation`` on every entry. Placeholders ``⟦N⟧``
+are left exactly as they are, so every link, code span and footnote survives. Useful for testing layouts and for
+CI without a model: ``kbtrans translate --engine pseudo``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +23,10 @@ from kbtrans.placeholders import PLACEHOLDER_RE
 #: Share of extra length, the usual allowance for English → German/Russian growth.
 EXPANSION = 0.3
 OPEN, CLOSE, PAD = "[‼ ", " ‼]", "·"
+
+#: The text's end punctuation (as ``kbtrans check`` reads it), with what may close it: quotes, brackets and
+#: placeholders glued to it (``**bold.**``, ``text.[^1]``).
+_END = re.compile(r"[.!?…:;](?:⟦\d+⟧|[\"'»“”’)*_~])*\s*$")
 
 _LATIN = dict(zip(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
@@ -70,7 +76,15 @@ def pseudo(text: str, target: str = "en") -> str:
     parts.append(tail.translate(table))
     body = "".join(parts)
     pad = max(0, math.ceil(letters * EXPANSION) - len(OPEN) - len(CLOSE))
-    return OPEN + body + (" " + PAD * pad if pad else "") + CLOSE
+    # The end punctuation follows the closing bracket: moved there when it is the text's last character,
+    # repeated there when markup follows it (a placeholder is never moved out of the brackets).
+    end = ""
+    ending = _END.search(text)
+    if ending is not None:
+        end = ending.group().strip()[0]
+        if ending.group().strip() == end:
+            body = body.rstrip()[:-1]
+    return OPEN + body + (" " + PAD * pad if pad else "") + CLOSE + end
 
 
 @dataclass

@@ -475,8 +475,11 @@ class Review:
         key = (name, s.msgctxt, s.msgid)
         if cat == "machine":
             self.machine.setdefault(key, s.msgstr)
-        found = (check.entry_findings(s.msgid, s.msgstr, s.comments, seg, note.lang, lang, g, comments=comments,
-                                      references=note.references) if s.msgstr else [])
+        if _message(s).fallback:  # the source text kept by machine translation: what `kbtrans check` says of it
+            found = [check.Finding(check.WARNING, check.FALLBACK, check.FALLBACK_MESSAGE, check.FALLBACK_HINT)]
+        else:
+            found = (check.entry_findings(s.msgid, s.msgstr, s.comments, seg, note.lang, lang, g, comments=comments,
+                                          references=note.references) if s.msgstr else [])
         from kbtrans.review import render
 
         diff = (tuple(render.word_diff(s.previous_msgid, s.msgid))
