@@ -227,6 +227,30 @@ def fill_identity(locales: Path) -> int:
     return n
 
 
+def blank_catalogs(locales: Path) -> int:
+    """Empty every msgstr but the header's (text-level, the inverse of :func:`fill_identity`)."""
+    n = 0
+    for path in locales.rglob("*.po"):
+        out: list[str] = []
+        header = skipping = False
+        for line in path.read_text(encoding="utf-8").split("\n"):
+            if skipping and line.startswith('"'):
+                continue
+            skipping = False
+            if line.startswith("msgid "):
+                header = line == 'msgid ""'
+            elif line.startswith('"') and header and out and out[-1].startswith("msgid"):
+                header = False  # a multi-line msgid, not the header
+            elif line.startswith("msgstr ") and not header:
+                n += line != 'msgstr ""'
+                out.append('msgstr ""')
+                skipping = True
+                continue
+            out.append(line)
+        path.write_text("\n".join(out), encoding="utf-8")
+    return n
+
+
 # -- measuring ----------------------------------------------------------------------------------------
 
 def _tree_rss_kb(root_pid: int) -> int:
@@ -465,6 +489,13 @@ def run(kb: Path, args: argparse.Namespace) -> dict[str, object]:
                 res[key.replace("_s", "_ratio")] = round(float(res[key]) / float(res["extract_s"]), 3)  # type: ignore[arg-type]
             except SystemExit as exc:  # a failing check is reported, not fatal
                 print(f"  {cmd} failed: {str(exc)[:300]}", flush=True)
+    if has_command("translate"):  # every entry to do: the catalogs are emptied first (not timed)
+        print(f"  emptied catalogs: {blank_catalogs(kb / 'locales')} msgstr", flush=True)
+        try:
+            step("translate (pseudo, all)", "translate_s", "translate", "--engine", "pseudo")
+            res["translate_ratio"] = round(float(res["translate_s"]) / float(res["extract_s"]), 3)  # type: ignore[arg-type]
+        except SystemExit as exc:
+            print(f"  translate failed: {str(exc)[:300]}", flush=True)
     res["peak_mb"] = round(max(peaks), 1)
     res["extract_cpu_s"] = round(cpu["extract (cold)"], 3)
     res["build_cpu_s"] = round(cpu["build (cold)"], 3)

@@ -125,3 +125,64 @@ def test_check_json_of_the_sample_kb_is_the_reports_json(sample_kb: Path, cli: C
     report = check.check(config.load(sample_kb))
     result = cli("-C", sample_kb, "check", "--format", "json")
     assert result.stdout == json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
+def test_streamed_build_writes_what_one_process_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outputs are unchanged by the streaming: a KB with machine-translated headings (so every anchor into
+    another note is rewritten) is built cold and again after 60 notes changed, by workers that get a few
+    notes per message, keep a few heading maps at a time (read back from the build state) and save their
+    records in small batches, and the result is byte-identical to one process' cold build, and to a build
+    whose state cannot stage the heading maps (kept in memory then). The issue asks for 2,000 notes;
+    ``KBTRANS_MEMORY_NOTES=2000`` runs that (minutes), the default 300 with limits small enough that the
+    same paths run (batches, cache evictions, spilled notes) keeps the suite fast."""
+    import os
+    import shutil
+
+    from kbtrans import build, config, extract, parallel, state, translate
+
+    bench = _bench()
+    n = int(os.environ.get("KBTRANS_MEMORY_NOTES", "300"))
+    root = tmp_path / "kb"
+    bench.generate(root, n)  # type: ignore[attr-defined]
+    extract.extract(config.load(root), jobs=2)
+    translate.translate(config.load(root), translate.Options(engine="pseudo"))
+
+    def edit(kb: Path) -> None:
+        for i in range(0, 600, 10):  # 60 notes changed: planned in workers, linked to by unchanged notes
+            note = kb / "content" / f"topic-{i % 20:02d}" / f"note-{i:05d}.md"
+            if note.exists():
+                note.write_text(note.read_text(encoding="utf-8").replace(".", ", изменено.", 1), encoding="utf-8")
+
+    def one_process(kb: Path) -> dict[str, bytes]:
+        shutil.rmtree(kb / "build", ignore_errors=True)
+        shutil.rmtree(kb / ".kbtrans", ignore_errors=True)
+        build.build(config.load(kb), jobs=1)
+        return _tree(kb / "build")
+
+    runs = {}
+    for mode in ("streamed", "in memory"):
+        kb = tmp_path / mode / "kb"
+        shutil.copytree(root, kb)
+        with monkeypatch.context() as m:
+            m.setattr(parallel, "STASH_ITEMS", 8)
+            m.setattr(parallel, "BATCH", 3)
+            m.setattr(build, "LINK_CACHE", 5)
+            m.setattr(build, "SAVE_BATCH", 7)
+            if mode == "in memory":
+                m.setattr(state.BuildState, "stage_headings", lambda self, rows: False)
+            cold = build.build(config.load(kb), jobs=2)
+            assert len(cold.written) == 2 * n
+            first = _tree(kb / "build")
+            edit(kb)
+            extract.extract(config.load(kb), jobs=2)
+            again = build.build(config.load(kb), jobs=2)
+            assert 0 < len(again.written) < 2 * n
+        runs[mode] = (first, _tree(kb / "build"))
+    reference = tmp_path / "reference" / "kb"
+    shutil.copytree(root, reference)
+    cold_reference = one_process(reference)
+    edit(reference)
+    extract.extract(config.load(reference), jobs=1)
+    edited_reference = one_process(reference)
+    assert any("#" in text.decode() and "[[" in text.decode() for text in cold_reference.values())
+    assert runs["streamed"] == runs["in memory"] == (cold_reference, edited_reference)

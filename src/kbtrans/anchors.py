@@ -67,6 +67,10 @@ class NoteIndex:
         self.notes = notes
 
     @functools.cached_property
+    def members(self) -> frozenset[str]:
+        return frozenset(self.notes)
+
+    @functools.cached_property
     def paths(self) -> dict[str, str]:
         return {answers_to(n)[0]: n for n in self.notes}
 

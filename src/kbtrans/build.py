@@ -12,10 +12,11 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 # check and splice (and the Markdown parser behind them) load only when a note is planned or rendered:
 # an up-to-date build does not need them.
@@ -59,7 +60,7 @@ class BuildReport:
 
     notes: int
     """Notes in the knowledge base."""
-    written: tuple[Path, ...] = ()
+    written: Sequence[Path] = ()
     """Files created or changed under the output folder."""
     removed: tuple[Path, ...] = ()
     """Files removed because their note or attachment is gone (or the note was skipped)."""
@@ -71,6 +72,39 @@ class BuildReport:
     """Per language: (segments translated, segments) over the notes built from catalogs. A segment is a distinct
     text of a note (one catalog entry), as ``kbtrans stats`` counts them; translated means its translation was used
     (so, for catalogs that pass ``check``, ``stats``' reviewed + machine + fuzzy)."""
+
+
+class OutputPaths(Sequence[Path]):
+    """Files under an output folder, held as ``lang/path`` strings (a cold build of a large KB writes
+    hundreds of thousands): each is a :class:`~pathlib.Path` when read."""
+
+    def __init__(self, root: Path, rels: list[str]) -> None:
+        self.root, self._rels = root, rels
+
+    @overload
+    def __getitem__(self, i: int) -> Path: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Path]: ...
+
+    def __getitem__(self, i: int | slice) -> Path | Sequence[Path]:
+        if isinstance(i, slice):
+            return [self.root / r for r in self._rels[i]]
+        return self.root / self._rels[i]
+
+    def __len__(self) -> int:
+        return len(self._rels)
+
+    def __iter__(self) -> Iterator[Path]:
+        return (self.root / r for r in self._rels)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"OutputPaths({list(self)!r})"
 
 
 @dataclass
@@ -189,39 +223,63 @@ def _plan_and_stash(cfg: Config, langs: tuple[str, ...], reviewed_only: bool,
                                           for p in work.plans])
 
 
+#: Heading maps (and digests) a process keeps at a time: looked up again in the build state beyond that.
+LINK_CACHE = 4096
+
+
 class _Links:
     """Heading maps of the notes in every locale, for anchor rewriting and dependency digests.
 
-    Maps of notes planned in this run are given; the others are read from the build state on demand
-    (a re-run after editing one note reads only the maps of the notes it links into).
+    The maps of the notes planned in this run are staged in the build state (``build_pending``) as they
+    are planned, and every map is read from there (or from the last build's records) on demand, by the
+    process that needs it: a worker renders its notes without the parent sending it every note's map, and
+    no process holds more than :data:`LINK_CACHE` of them. Only when the state cannot be written are the
+    planned maps kept in memory (``maps``) and sent to the workers.
     """
 
-    def __init__(self, maps: dict[tuple[str, str], dict[str, str]], langs_of: dict[str, str],
-                 index: anchors.NoteIndex, store: state.BuildState | None = None,
-                 known: dict[tuple[str, str], str] | None = None) -> None:
-        self.maps, self.langs_of, self.index, self.store = maps, langs_of, index, store
+    def __init__(self, index: anchors.NoteIndex, store: state.BuildState | None) -> None:
+        self.index, self.store = index, store
+        self.where = (store.cache_dir, store.settings) if store is not None else None
+        self.maps: dict[tuple[str, str], tuple[str, dict[str, str]]] | None = None
+        self._rows: dict[tuple[str, str], tuple[str | None, dict[str, str], str | None]] = {}
         self._hmaps: dict[tuple[str, str], anchors.HeadingMap | None] = {}
-        self._digests: dict[tuple[str, str], str] = dict(known or {})
+        self._digests: dict[tuple[str, str], str] = {}
 
-    def __getstate__(self) -> dict[str, Any]:  # sent to worker processes: the database stays here
-        return {**self.__dict__, "store": None}
+    def __getstate__(self) -> dict[str, Any]:  # sent to worker processes: each opens the database itself
+        return {**self.__dict__, "store": None, "_rows": {}, "_hmaps": {}, "_digests": {}}
+
+    def _store(self) -> state.BuildState | None:
+        if self.store is None and self.where is not None:
+            self.store = state.BuildState(*self.where, write=False)
+        return self.store
+
+    def _row(self, note: str, lang: str) -> tuple[str | None, dict[str, str], str | None]:
+        """(the note's own language, its heading map in ``lang``, the recorded digest of that map); for a
+        note no longer in the KB (its recorded map is still in the state until this build saves) an
+        empty map."""
+        key = (note, lang)
+        row = self._rows.get(key)
+        if row is None:
+            if note not in self.index.members:
+                row = (None, {}, None)
+            elif self.maps is not None and key in self.maps:
+                row = (*self.maps[key], None)
+            else:
+                store = self._store()
+                row = (store.lookup(f"{lang}/{note}") if store is not None else None) or (None, {}, None)
+            _put(self._rows, key, row)
+        return row
 
     def headings(self, note: str, lang: str) -> dict[str, str]:
-        """The heading map of ``note`` in ``lang``; empty for a note no longer in the KB (its recorded
-        map is still in the state until this build saves)."""
-        key = (note, lang)
-        if key not in self.maps:
-            found = (self.store.headings(f"{lang}/{note}")
-                     if self.store is not None and note in self.langs_of else None)
-            self.maps[key] = found or {}
-        return self.maps[key]
+        """The heading map of ``note`` in ``lang``."""
+        return self._row(note, lang)[1]
 
     def lookup_for(self, lang: str) -> anchors.Lookup:
         def lookup(note: str) -> anchors.HeadingMap | None:
             key = (note, lang)
             if key not in self._hmaps:
-                self._hmaps[key] = (None if self.langs_of.get(note) == lang
-                                    else anchors.HeadingMap.of(self.headings(note, lang)))
+                own, heads, _ = self._row(note, lang)
+                _put(self._hmaps, key, None if own == lang else anchors.HeadingMap.of(heads))
             return self._hmaps[key]
         return lookup
 
@@ -229,13 +287,20 @@ class _Links:
         """Digest of the heading map of ``note`` in ``lang`` (stored with its build record)."""
         key = (note, lang)
         if key not in self._digests:
-            self._digests[key] = _digest(self.headings(note, lang))
+            _, heads, recorded = self._row(note, lang)
+            _put(self._digests, key, recorded or _digest(heads))
         return self._digests[key]
 
     def deps_digest(self, deps: list[str], lang: str) -> str:
         """Digest of the heading maps of the notes ``deps`` in ``lang``."""
         text = "\n".join(f"{d}\t{self.heading_digest(d, lang)}" for d in sorted(deps))
         return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _put(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= LINK_CACHE:
+        cache.clear()
+    cache[key] = value
 
 
 @dataclass(frozen=True)
@@ -342,43 +407,68 @@ def _build_locked(cfg: Config, options: Options, jobs: int | None) -> BuildRepor
             _STASH.clear()
 
 
+#: Planned notes whose heading maps are staged, and rendered notes whose records are saved, per transaction.
+SAVE_BATCH = 1000
+
+#: What the parent keeps of a planned note's plan: (language, done, total, warnings).
+_Summary = tuple[str, int, int, tuple[Problem, ...]]
+
+
 def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[str, ...], todo: list[str],
            cached: dict[tuple[str, str], state.Built], pool: parallel.StickyPool, store: state.BuildState,
            previous: dict[str, state.Built]) -> BuildReport:
     out_root = cfg.output_dir
     position = {rel: i for i, rel in enumerate(inv.notes)}
-    works: dict[str, _Planned] = {}
+    # The parent keeps per planned note only its language and counts; heading maps go to the build state.
+    planned: dict[str, tuple[str, tuple[_Summary, ...]]] = {}
+    links = _Links(anchors.NoteIndex(inv.notes), store)
+    store.unstage()  # left by a build that was interrupted
     # What this build may write is recorded before it writes anything: a file under the output folder
     # that kbtrans did not write (no record of it) is never removed.
     out_key = str(out_root.resolve())
     outputs = state.OutputState(cfg.cache_dir, ())
     recorded = outputs.load(out_key)
-    expected = {f"{lang}/{rel}" for lang in langs for rel in (*inv.notes, *inv.attachments)}
-    outputs.add(out_key, sorted(expected - recorded))
+    attachments = set(inv.attachments)
 
-    def run(rels: list[str]) -> None:
-        results = pool.run(partial(_plan_and_stash, cfg, langs, options.reviewed_only),
-                           [(position[rel], rel) for rel in rels])
-        errors = [r for r in results if isinstance(r, KbtransError)]
-        if errors:
-            raise errors[0]
-        for w in results:
-            assert isinstance(w, _Planned)
-            works[w.rel] = w
+    def expected(path: str) -> bool:
+        lang, _, rel = path.partition("/")
+        return lang in langs and (rel in links.index.members or rel in attachments)
 
-    run(todo)
+    outputs.add(out_key, sorted(p for p in (f"{lang}/{rel}" for lang in langs for rel in (*inv.notes, *inv.attachments))
+                                if p not in recorded))
+    staged = [False]  # some maps were staged in the build state
 
-    maps: dict[tuple[str, str], dict[str, str]] = {}
-    langs_of: dict[str, str] = {}
-    for rel in inv.notes:
-        if rel in works:
-            langs_of[rel] = works[rel].lang
-            for p in works[rel].plans:
-                maps[(rel, p.lang)] = p.headings
-        else:
-            langs_of[rel] = cached[(rel, langs[0])].lang
-    links = _Links(maps, langs_of, anchors.NoteIndex(inv.notes), store,
-                   {key: seen.hd for key, seen in cached.items() if seen.hd})
+    def stage(rows: list[tuple[str, str, dict[str, str]]]) -> bool:
+        if links.maps is None and store.stage_headings(rows):
+            staged[0] = True
+            return True
+        if links.maps is None:
+            links.maps = {}
+        links.maps.update({(k.split("/", 1)[1], k.split("/", 1)[0]): (lang, h) for k, lang, h in rows})
+        return False
+
+    def run(rels: list[str]) -> bool:
+        """Plan ``rels``; False when staging their heading maps failed after some were staged."""
+        rows: list[tuple[str, str, dict[str, str]]] = []
+        ok = True
+        for w in pool.stream(partial(_plan_and_stash, cfg, langs, options.reviewed_only),
+                             [(position[rel], rel) for rel in rels]):
+            if isinstance(w, KbtransError):
+                raise w
+            planned[w.rel] = (w.lang, tuple((p.lang, p.done, p.total, tuple(p.warnings)) for p in w.plans))
+            rows.extend((f"{p.lang}/{w.rel}", w.lang, p.headings) for p in w.plans)
+            if len(rows) >= SAVE_BATCH:
+                ok = (stage(rows) or not staged[0]) and ok
+                rows = []
+        return (stage(rows) or not staged[0]) and ok
+
+    def replan(rels: list[str]) -> None:
+        if not run(rels):  # the state failed midway (maps staged before are lost): plan again, maps in memory
+            _STASH.clear()
+            links.maps = links.maps or {}
+            run(list(planned))
+
+    replan(todo)
 
     # 2. A fresh note still needs rebuilding when a note it links to changed its headings. Every
     # recorded output matches the recorded heading maps of the notes it links into, so only notes
@@ -386,42 +476,61 @@ def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[s
     # A note added or removed can also change what a link resolves to (a link written before its target
     # existed, a file name that became unique or ambiguous): notes that looked a link up by one of its
     # keys are rebuilt.
-    notes = set(inv.notes)
+    notes = links.index.members
     gone = [key for key in previous if key.split("/", 1)[1] not in notes]
     known = {key.split("/", 1)[1] for key in previous}
     gone_notes = {key.split("/", 1)[1] for key in gone}
-    changed = gone_notes | set(works)
     stale: list[str] = []
-    if changed and cached:
+    if (gone_notes or planned) and cached:
+        changed = gone_notes | set(planned)
         linking = store.dependents(changed)
-        relinked = store.dependents({anchors.KEY + k for rel in gone_notes | (set(works) - known)
+        relinked = store.dependents({anchors.KEY + k for rel in gone_notes | (set(planned) - known)
                                      for k in anchors.answers_to(rel)})
 
         def heading_changed(rel: str, lang: str) -> bool:
             deps = store.deps(f"{lang}/{rel}")
             return deps is None or cached[(rel, lang)].deps_digest != links.deps_digest(deps, lang)
 
-        stale = [rel for rel in inv.notes if rel not in works and any(
+        stale = [rel for rel in inv.notes if rel not in planned and any(
             f"{lang}/{rel}" in relinked or (f"{lang}/{rel}" in linking and heading_changed(rel, lang))
             for lang in langs)]
     if len(todo) + len(stale) >= parallel.MIN_PARALLEL and pool.jobs > 1 and not pool.parallel:
         # Few notes changed but many link to them: plan them all in workers after all.
         _STASH.clear()
         pool.start()
-        run(todo)
-    run(stale)
+        replan(todo)
+    replan(stale)
 
-    # 3. Render and write (in the worker that planned the note).
-    rendered = dict(zip(works, pool.run(partial(_render_stashed, cfg, links, options.min_translated),
-                                        [(position[rel], rel) for rel in works]), strict=True))
-    written: list[Path] = []
+    # 3. Render and write (in the worker that planned the note), in the KB's order; the records are saved
+    # as they come.
+    order = [rel for rel in inv.notes if rel in planned]
+    written: list[str] = []
     removed: list[Path] = []
+    skipped_now: dict[tuple[str, str], float] = {}
+    records: dict[str, tuple[state.Built, dict[str, str], list[str]]] = {}
+    for rel, outs in zip(order, pool.stream(partial(_render_stashed, cfg, links, options.min_translated),
+                                            [(position[rel], rel) for rel in order]), strict=True):
+        for o in outs:
+            if o.record.skipped is not None:
+                skipped_now[(rel, o.lang)] = o.record.skipped
+            if o.removed:
+                removed.append(out_root / o.lang / rel)
+            if o.written:
+                written.append(f"{o.lang}/{rel}")
+            records[f"{o.lang}/{rel}"] = (o.record, o.headings, o.deps)
+        if len(records) >= SAVE_BATCH:
+            store.save(records)
+            records = {}
+    store.save(records)
+    records = {}
+    pool.close()  # the workers' memory is given back before the summary below
+    _STASH.clear()
+
     skipped: list[tuple[str, str, float]] = []
     warnings: list[Problem] = []
     counts: dict[str, list[int]] = {lang: [0, 0] for lang in langs}
-    records: dict[str, tuple[state.Built, dict[str, str], list[str]]] = {}
     for rel in inv.notes:
-        if rel not in works:
+        if rel not in planned:
             for lang in langs:
                 seen = cached[(rel, lang)]
                 warnings.extend(Problem(**w) for w in seen.warnings)
@@ -430,34 +539,28 @@ def _build(cfg: Config, options: Options, inv: project.Inventory, langs: tuple[s
                 if seen.skipped is not None:
                     skipped.append((rel, lang, seen.skipped))
             continue
-        for p, o in zip(works[rel].plans, rendered[rel], strict=True):
-            target = out_root / p.lang / rel
-            warnings.extend(p.warnings)
-            counts[p.lang][0] += p.done
-            counts[p.lang][1] += p.total
-            if o.record.skipped is not None:
-                skipped.append((rel, p.lang, o.record.skipped))
-            if o.removed:
-                removed.append(target)
-            if o.written:
-                written.append(target)
-            records[f"{p.lang}/{rel}"] = (o.record, o.headings, o.deps)
+        for lang, done, total, warned in planned[rel][1]:
+            warnings.extend(warned)
+            counts[lang][0] += done
+            counts[lang][1] += total
+            if (rel, lang) in skipped_now:
+                skipped.append((rel, lang, skipped_now[(rel, lang)]))
 
     # 4. Attachments, and files whose source is gone.
-    skipped_keys = {(s[0], s[1]) for s in skipped}
     for lang in langs:
         for rel in inv.attachments:
             src, dst = cfg.content_dir / rel, out_root / lang / rel
             if _copy_if_changed(src, dst):
-                written.append(dst)
-    keep = {f"{lang}/{r}" for lang in langs for r in inv.notes if (r, lang) not in skipped_keys}
-    keep.update(f"{lang}/{r}" for lang in langs for r in inv.attachments)
-    stale = sorted(p for p in recorded | expected if p not in keep and p.split("/", 1)[0] in langs)
-    removed.extend(_prune(str(out_root), stale))
-    outputs.remove(out_key, stale)
+                written.append(f"{lang}/{rel}")
+    # Stale: what was written before and is no longer expected, and the outputs of skipped notes.
+    stale_out = sorted({p for p in recorded if not expected(p) and p.split("/", 1)[0] in langs}
+                       | {f"{lang}/{rel}" for rel, lang, _ in skipped})
+    removed.extend(_prune(str(out_root), stale_out))
+    outputs.remove(out_key, stale_out)
     outputs.close()
-    store.save(records, gone)
-    return BuildReport(len(inv.notes), tuple(written), tuple(removed), tuple(skipped), tuple(warnings),
+    store.save({}, gone)
+    store.unstage()
+    return BuildReport(len(inv.notes), OutputPaths(out_root, written), tuple(removed), tuple(skipped), tuple(warnings),
                        {k: (v[0], v[1]) for k, v in counts.items()})
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import tempfile
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from kbtrans import signals
 from kbtrans.errors import InternalError
@@ -60,7 +61,7 @@ def _chunk(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
 
 
 #: Items a :class:`Stash` keeps in memory, over all worker processes (each keeps its share).
-STASH_ITEMS = 2048
+STASH_ITEMS = 512
 
 
 class Stash(Generic[R]):
@@ -124,8 +125,12 @@ def _portable(exc: BaseException) -> BaseException:
 
 
 def _serve(conn: Connection, parent: int) -> None:
-    """A sticky worker: run batches until told to stop (None) or the parent goes away."""
+    """A sticky worker: run batches until told to stop (None) or the parent goes away.
+
+    A batch is ``(fn, items)``; ``fn`` None means the function of the previous batch (a round sends it once).
+    """
     signals.worker_init(parent)
+    last: Callable[[Any], Any] | None = None
     while True:
         try:
             msg = conn.recv()
@@ -134,11 +139,17 @@ def _serve(conn: Connection, parent: int) -> None:
         if msg is None:
             return
         fn, batch = msg
+        fn = last = fn if fn is not None else last
         try:
+            assert fn is not None
             reply: tuple[str, Any] = ("ok", [fn(x) for x in batch])
         except BaseException as exc:  # the parent re-raises it
             reply = ("error", _portable(exc))
         conn.send(reply)
+
+
+#: Items a sticky worker gets per message: the parent holds a few batches' results, whatever the KB's size.
+BATCH = 64
 
 
 class StickyPool:
@@ -178,32 +189,75 @@ class StickyPool:
 
     def run(self, fn: Callable[[T], R], items: Sequence[tuple[int, T]]) -> list[R]:
         """``[fn(item) for _, item in items]``, each in worker ``index % jobs``; results in order."""
+        return list(self.stream(fn, items))
+
+    def stream(self, fn: Callable[[T], R], items: Sequence[tuple[int, T]], *,
+               batch: int | None = None) -> Iterator[R]:
+        """Like :meth:`run`, yielding results in order as they come: each worker gets ``batch`` items at a
+        time (its next batch as soon as it answers), so only a few batches' results are held, not all.
+
+        A failing item raises (the first failure, once the batches in flight are answered); the items
+        after it are not run.
+        """
         if not self._conns:
-            return [fn(item) for _, item in items]
+            for _, item in items:
+                yield fn(item)
+            return
+        from multiprocessing.connection import wait
+
+        size = batch or BATCH
         n = len(self._conns)
-        slots: list[list[int]] = [[] for _ in range(n)]
-        batches: list[list[T]] = [[] for _ in range(n)]
+        queues: list[list[tuple[int, T]]] = [[] for _ in range(n)]
         for pos, (index, item) in enumerate(items):
-            slots[index % n].append(pos)
-            batches[index % n].append(item)
-        for conn, batch in zip(self._conns, batches, strict=True):
-            conn.send((fn, batch))
-        out: list[Any] = [None] * len(items)
+            queues[index % n].append((pos, item))
+        sent = [0] * n
+        busy: dict[Connection, tuple[int, list[int]]] = {}
+
+        def send(w: int) -> None:
+            start = sent[w]
+            part = queues[w][start:start + size]
+            if not part:
+                return
+            sent[w] = start + len(part)
+            conn = self._conns[w]
+            conn.send((fn if start == 0 else None, [x for _, x in part]))
+            busy[conn] = (w, [p for p, _ in part])
+
+        results: dict[int, Any] = {}
+        following = 0
         failure: BaseException | None = None
-        for conn, positions in zip(self._conns, slots, strict=True):
-            try:
-                status, value = conn.recv()
-            except (EOFError, OSError):
-                self.close()
-                raise InternalError("a worker process died (out of memory?); run again with -j 1") from None
-            if status != "ok":
-                failure = failure or value
-                continue
-            for pos, result in zip(positions, value, strict=True):
-                out[pos] = result
-        if failure is not None:
-            raise failure
-        return out
+        try:
+            for w in range(n):
+                send(w)
+            while busy:
+                for ready in wait(list(busy)):
+                    conn = cast("Connection", ready)
+                    w, positions = busy.pop(conn)
+                    try:
+                        status, value = conn.recv()
+                    except (EOFError, OSError):
+                        busy.clear()
+                        self.close()
+                        raise InternalError("a worker process died (out of memory?); run again with -j 1") from None
+                    if status != "ok":
+                        failure = failure or value
+                        continue
+                    results.update(zip(positions, value, strict=True))
+                    if failure is None:
+                        send(w)
+                if failure is None:
+                    while following in results:
+                        yield results.pop(following)
+                        following += 1
+            if failure is not None:
+                raise failure
+        finally:
+            # Stopped early (a failure, or the caller stopped reading): collect the answers in flight so
+            # the workers are ready for the next round.
+            for conn in list(busy):
+                with contextlib.suppress(EOFError, OSError):
+                    conn.recv()
+            busy.clear()
 
     def close(self) -> None:
         for conn in self._conns:

@@ -41,6 +41,8 @@ _TABLES = {
         " headings TEXT NOT NULL, hd TEXT NOT NULL, deps_digest TEXT NOT NULL)",
         "CREATE TABLE build_deps(key TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY(key, dep)) WITHOUT ROWID",
         "CREATE INDEX build_deps_dep ON build_deps(dep)",
+        # Heading maps of the notes a build is planning, read by its workers while they render (then dropped).
+        "CREATE TABLE build_pending(key TEXT PRIMARY KEY, lang TEXT NOT NULL, headings TEXT NOT NULL)",
     ),
     "output": (
         "CREATE TABLE output(dir TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY(dir, path)) WITHOUT ROWID",
@@ -50,7 +52,8 @@ _TABLES = {
         " catalogs INTEGER NOT NULL, entries INTEGER NOT NULL)",
     ),
 }
-_DROP = {"extract": ("extract",), "build": ("build_deps", "build"), "output": ("output",), "check": ("checked",)}
+_DROP = {"extract": ("extract",), "build": ("build_pending", "build_deps", "build"), "output": ("output",),
+         "check": ("checked",)}
 #: Stages whose rows stay true whatever kbtrans version or settings wrote them (what build wrote is a fact).
 _DURABLE = {"output"}
 
@@ -129,9 +132,10 @@ class _Db:
             raise
         self.con.execute("COMMIT")
 
-    def query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        """Rows of ``sql``; [] when there is no usable database."""
-        if self.con is None or self.fresh:
+    def query(self, sql: str, params: Iterable[Any] = (), *, written: bool = False) -> list[Any]:
+        """Rows of ``sql``; [] when there is no usable database (``written``: rows this run wrote are read
+        even from tables it created)."""
+        if self.con is None or (self.fresh and not written):
             return []
         try:
             return self.con.execute(sql, tuple(params)).fetchall()
@@ -139,10 +143,13 @@ class _Db:
             self.fresh = True  # damaged: read nothing more from it
             return []
 
-    def change(self, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
-        """Run ``(sql, rows)`` pairs in one transaction; a failure leaves the cache as it was (or resets it)."""
-        if self.con is None or not any(rows for _, rows in statements):
-            return
+    def change(self, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> bool:
+        """Run ``(sql, rows)`` pairs in one transaction; a failure leaves the cache as it was (or resets it).
+        Whether the rows were written."""
+        if self.con is None:
+            return False
+        if not any(rows for _, rows in statements):
+            return True
         try:
             with self.transaction() as con:
                 for sql, rows in statements:
@@ -151,8 +158,10 @@ class _Db:
             self.close()
             with contextlib.suppress(OSError):
                 self.path.unlink(missing_ok=True)  # a damaged file is not worth keeping
+            return False
         except sqlite3.Error:
-            pass  # locked by another run for too long, read-only, …: this run just does not record
+            return False  # locked by another run for too long, read-only, …: this run just does not record
+        return True
 
 
 @functools.lru_cache(maxsize=1)
@@ -182,6 +191,7 @@ class _Stage:
 
     def __init__(self, cache_dir: Path, settings: object, *, write: bool = True) -> None:
         """``settings`` are what the rows depend on besides the files they stamp (a change forgets them)."""
+        self.cache_dir, self.settings = cache_dir, settings
         self._db = _Db(cache_dir, self.stage, settings, write=write)
 
     def close(self) -> None:
@@ -298,6 +308,35 @@ class BuildState(_Stage):
             return value
         return None
 
+    def stage_headings(self, rows: list[tuple[str, str, dict[str, str]]]) -> bool:
+        """Record (key, note's language, heading map) of notes being planned, for :meth:`lookup`; whether
+        that worked (if not, the caller keeps them in memory)."""
+        return self._db.change([("INSERT OR REPLACE INTO build_pending VALUES(?, ?, ?)",
+                                 [(k, lang, json.dumps(h, ensure_ascii=False)) for k, lang, h in rows])])
+
+    def unstage(self) -> None:
+        """Forget every staged heading map."""
+        if self._db.con is not None:
+            self._db.change([("DELETE FROM build_pending", [()])])
+
+    def lookup(self, key: str) -> tuple[str, dict[str, str], str | None] | None:
+        """(note's language, heading map, recorded digest of it) of ``key``: staged by this build (no
+        digest), else as last recorded; None when neither is known."""
+        rows = self._db.query("SELECT lang, headings, NULL FROM build_pending WHERE key=?", (key,), written=True)
+        if not rows:
+            rows = self._db.query("SELECT lang, headings, hd FROM build WHERE key=?", (key,), written=True)
+        if not rows:
+            return None
+        lang, text, hd = rows[0]
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError):
+            return None
+        if (isinstance(lang, str) and isinstance(value, dict) and (hd is None or isinstance(hd, str))
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
+            return lang, value, hd or None
+        return None
+
     def deps(self, key: str) -> list[str] | None:
         """The notes ``key`` links into, or None when that is unknown."""
         rows = self._db.query("SELECT dep FROM build_deps WHERE key=?", (key,))
@@ -316,7 +355,8 @@ class BuildState(_Stage):
         return out
 
     def save(self, changed: dict[str, tuple[Built, dict[str, str], list[str]]], gone: Iterable[str] = ()) -> None:
-        """Record ``changed`` (key → (row, heading map, deps)) and forget the keys ``gone``."""
+        """Record ``changed`` (key → (row, heading map, deps)) and forget the keys ``gone`` (a build saves
+        its records in batches as notes are rendered, and what is gone at the end)."""
         rows = [(k, b.stamp, b.lang, b.done, b.total, b.skipped, json.dumps(list(b.warnings), ensure_ascii=False),
                  json.dumps(h, ensure_ascii=False), b.hd, b.deps_digest) for k, (b, h, _) in changed.items()]
         forget = [(k,) for k in gone]
