@@ -253,7 +253,7 @@ def test_a_fallback_is_untranslated_in_stats_and_the_review_data(cli: Callable[.
     from kbtrans.review.data import Review
 
     review = Review(config.load(kb))
-    rows, _ = review.notes_list(lang="en")
+    rows = review.notes_list(lang="en").rows
     assert [(r.note, r.segments.machine, r.segments.untranslated) for r in rows] == [("a.md", 1, 1)]
     view = review.note_view("a.md", "en")
     assert {e.state.msgid: e.category for e in view.entries} == {
