@@ -61,20 +61,26 @@ def _chunk(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
 
 
 #: Items a :class:`Stash` keeps in memory, over all worker processes (each keeps its share).
-STASH_ITEMS = 512
+STASH_ITEMS = 4096
+#: Estimated bytes a :class:`Stash` keeps in memory, over all worker processes (each keeps its share):
+#: below this nothing is spilled, so a KB of a few thousand notes pays no pickling; above it the rest is.
+STASH_BYTES = 96 * 2**20
 
 
 class Stash(Generic[R]):
     """Per-item results a process keeps between two rounds of a :class:`StickyPool`, bounded in memory.
 
-    The first ``limit`` items stay in memory; the rest are pickled to an anonymous temporary file (deleted
-    by the system as soon as it is closed or the process ends, however it ends), so a worker holds a
-    bounded number of notes whatever the size of the knowledge base.
+    Items stay in memory while there are fewer than ``STASH_ITEMS`` and their estimated sizes (the
+    ``size`` given to :meth:`put`) add up to less than ``STASH_BYTES`` (each process of ``jobs`` keeps its
+    share); the rest are pickled to an anonymous temporary file (deleted by the system as soon as it is
+    closed or the process ends, however it ends), so a worker holds a bounded amount of notes whatever the
+    size of the knowledge base.
     """
 
     def __init__(self, limit: int | None = None) -> None:
         self.limit = limit
-        self._mem: dict[str, R] = {}
+        self._mem: dict[str, tuple[R, int]] = {}
+        self._bytes = 0
         self._spilled: dict[str, tuple[int, int]] = {}
         self._file: IO[bytes] | None = None
         self._pid = os.getpid()
@@ -83,10 +89,15 @@ class Stash(Generic[R]):
         return self.limit if self.limit is not None else max(64, STASH_ITEMS // jobs_default())
 
     def __setitem__(self, key: str, value: R) -> None:
+        self.put(key, value, 0)
+
+    def put(self, key: str, value: R, size: int) -> None:
+        """Keep ``value`` under ``key``; ``size`` is its estimated size in memory, in bytes."""
         if self._pid != os.getpid():  # a forked worker: the parent's spill file is not ours
-            self._mem, self._spilled, self._file, self._pid = {}, {}, None, os.getpid()
-        if len(self._mem) < self._cap():
-            self._mem[key] = value
+            self._mem, self._bytes, self._spilled, self._file, self._pid = {}, 0, {}, None, os.getpid()
+        if len(self._mem) < self._cap() and self._bytes + size <= STASH_BYTES // jobs_default():
+            self._mem[key] = (value, size)
+            self._bytes += size
             return
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="kbtrans-stash-")  # noqa: SIM115 (closed by clear)
@@ -97,7 +108,9 @@ class Stash(Generic[R]):
 
     def pop(self, key: str) -> R:
         if key in self._mem:
-            return self._mem.pop(key)
+            value, size = self._mem.pop(key)
+            self._bytes -= size
+            return value
         offset, size = self._spilled.pop(key)
         assert self._file is not None
         self._file.seek(offset)
@@ -109,6 +122,7 @@ class Stash(Generic[R]):
 
     def clear(self) -> None:
         self._mem.clear()
+        self._bytes = 0
         self._spilled.clear()
         if self._file is not None:
             self._file.close()
