@@ -95,7 +95,8 @@ def _merge_and_stash(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, s
     done = _one(cfg, no_obsolete, job)
     if isinstance(done, KbtransError):
         return done
-    _STASH[done.rel] = done.merged
+    # A catalog's text in memory: up to 2 bytes a character (Cyrillic), plus the objects around it.
+    _STASH.put(done.rel, done.merged, sum(2 * len(m.text or "") + 512 for m in done.merged))
     return _Done(done.rel, done.lang, done.digest, [replace(m, text=None) for m in done.merged])
 
 

@@ -108,9 +108,9 @@ class Stash(Generic[R]):
 
     def pop(self, key: str) -> R:
         if key in self._mem:
-            value, size = self._mem.pop(key)
-            self._bytes -= size
-            return value
+            kept, weight = self._mem.pop(key)
+            self._bytes -= weight
+            return kept
         offset, size = self._spilled.pop(key)
         assert self._file is not None
         self._file.seek(offset)
