@@ -164,6 +164,8 @@ def _serve(conn: Connection, parent: int) -> None:
 
 #: Items a sticky worker gets per message: the parent holds a few batches' results, whatever the KB's size.
 BATCH = 64
+#: Batches sent ahead to each worker, so that it never waits for the parent between two of them.
+IN_FLIGHT = 2
 
 
 class StickyPool:
@@ -225,7 +227,9 @@ class StickyPool:
         for pos, (index, item) in enumerate(items):
             queues[index % n].append((pos, item))
         sent = [0] * n
-        busy: dict[Connection, tuple[int, list[int]]] = {}
+        # Per worker, the positions of each batch it has been sent and not yet answered, oldest first.
+        flight: dict[Connection, deque[list[int]]] = {conn: deque() for conn in self._conns}
+        worker = {conn: w for w, conn in enumerate(self._conns)}
 
         def send(w: int) -> None:
             start = sent[w]
@@ -235,22 +239,24 @@ class StickyPool:
             sent[w] = start + len(part)
             conn = self._conns[w]
             conn.send((fn if start == 0 else None, [x for _, x in part]))
-            busy[conn] = (w, [p for p, _ in part])
+            flight[conn].append([p for p, _ in part])
 
         results: dict[int, Any] = {}
         following = 0
         failure: BaseException | None = None
         try:
-            for w in range(n):
-                send(w)
-            while busy:
-                for ready in wait(list(busy)):
+            for _ in range(IN_FLIGHT):
+                for w in range(n):
+                    send(w)
+            while busy := [conn for conn, batches in flight.items() if batches]:
+                for ready in wait(busy):
                     conn = cast("Connection", ready)
-                    w, positions = busy.pop(conn)
+                    positions = flight[conn].popleft()
                     try:
                         status, value = conn.recv()
                     except (EOFError, OSError):
-                        busy.clear()
+                        for batches in flight.values():
+                            batches.clear()
                         self.close()
                         raise InternalError("a worker process died (out of memory?); run again with -j 1") from None
                     if status != "ok":
@@ -258,7 +264,7 @@ class StickyPool:
                         continue
                     results.update(zip(positions, value, strict=True))
                     if failure is None:
-                        send(w)
+                        send(worker[conn])
                 if failure is None:
                     while following in results:
                         yield results.pop(following)
@@ -268,10 +274,11 @@ class StickyPool:
         finally:
             # Stopped early (a failure, or the caller stopped reading): collect the answers in flight so
             # the workers are ready for the next round.
-            for conn in list(busy):
-                with contextlib.suppress(EOFError, OSError):
-                    conn.recv()
-            busy.clear()
+            for conn, batches in flight.items():
+                while batches:
+                    batches.popleft()
+                    with contextlib.suppress(EOFError, OSError):
+                        conn.recv()
 
     def close(self) -> None:
         for conn in self._conns:
