@@ -339,7 +339,8 @@ NOTES = {
 
 @pytest.fixture(scope="module")
 def own_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A KB of notes written here; no catalog is translated, so every English page falls back."""
+    """A KB of notes written here: other.md is machine-translated (the pseudo engine: fuzzy, with provenance),
+    callouts.md is not translated, so its English page falls back to Russian."""
     from kbtrans import config, extract
 
     root = tmp_path_factory.mktemp("own") / "kb"
@@ -349,18 +350,21 @@ def own_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "content/topics/picture.svg").write_text(
         '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>', "utf-8")
     extract.extract(config.load(root))
+    code, out = _cli("-C", root, "translate", "--engine", "pseudo", "--note", "topics/other.md")
+    assert code == 0, out
     return root
 
 
 @needs_mkdocs
 @needs_hugo
-@pytest.mark.parametrize("kind", ["mkdocs", "hugo"])
-def test_unseen_notes_build_without_a_warning(own_kb: Path, kind: str) -> None:
-    (own_kb / "kbtrans.toml").write_text(f'site = "{kind}"\nsite_output = "build/{kind}"\n', "utf-8")
+@pytest.mark.parametrize("kind,layout", [("mkdocs", "suffix"), ("mkdocs", "folder"), ("hugo", "suffix")])
+def test_unseen_notes_build_without_a_warning(own_kb: Path, kind: str, layout: str) -> None:
+    (own_kb / "kbtrans.toml").write_text(f'site = "{kind}"\nsite_output = "build/{kind}-{layout}"\n'
+                                         f'site_layout = "{layout}"\n', "utf-8")
     code, out = _cli("-C", own_kb, "build", "-j", "1")
     assert code == 0, out
     assert "link" not in out, out  # no link warning (build warns that the catalogs are untranslated: not here)
-    site = own_kb / "build" / kind
+    site = own_kb / "build" / f"{kind}-{layout}"
     if kind == "mkdocs":
         log = run_mkdocs(site)
         assert not mkdocs_warnings(log), log
@@ -391,8 +395,26 @@ def test_unseen_notes_build_without_a_warning(own_kb: Path, kind: str) -> None:
     # the banner: English pages fell back to the source (nothing is translated); Russian ones did not
     assert "kbtrans-banner" in en.classes and "Not fully translated" in "".join(en.text)
     assert "kbtrans-banner" not in ru.classes
-    md = next(site.rglob("callouts.en.md" if kind == "mkdocs" else "en/topics/callouts.md")).read_text("utf-8")
-    assert "fallback: true" in md and "\r" not in md
+    other = pages["en/topics/other/index.html"]
+    assert "kbtrans-banner" in other.classes and "Machine translation" in "".join(other.text)
+    assert "kbtrans-banner" not in pages["topics/other/index.html"].classes
+    name = {"mkdocs-suffix": "docs/topics/callouts.en.md", "mkdocs-folder": "docs/en/topics/callouts.md",
+            "hugo-suffix": "content/en/topics/callouts.md"}[f"{kind}-{layout}"]
+    md = (site / name).read_text("utf-8")
+    assert "fallback: true" in md and "machine_translated" not in md and "\r" not in md
+    md = (site / name.replace("callouts", "other")).read_text("utf-8")
+    assert "machine_translated: true" in md and "fallback" not in md
+    # the anchors kbtrans wrote are the ids the generator gave the headings
+    import dataclasses
+
+    from kbtrans import config
+    from kbtrans import site as site_mod
+
+    cfg = dataclasses.replace(config.load(own_kb), site_output=f"build/{kind}-{layout}")
+    s = site_mod._Site(cfg, kind, layout, cfg.languages)
+    s.load(False)
+    for (rel, lang), page in s.pages.items():
+        assert [slug for _, slug in page.headings] == pages[page_of(rel, lang)].heading_ids, (rel, lang)
 
 
 def test_slugs_match_the_generators_on_tricky_headings() -> None:
@@ -448,3 +470,54 @@ def test_bad_site_values_are_config_errors(kb: Path) -> None:
     (kb / "kbtrans.toml").write_text('site = "hugo"\nsite_output = "content"\n', "utf-8")
     code, out = _cli("-C", kb, "build")
     assert code == 1 and "the site folder content overlaps the `content` folder" in out, out
+
+
+# --- in the browser (and the README's screenshots) ------------------------------------------------------------
+
+CHROMIUM = os.environ.get("KBTRANS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+#: The README's screenshots are retaken with KBTRANS_SCREENSHOTS=1 (else they go to a temporary folder).
+DOCS = (REPO / "docs" if os.environ.get("KBTRANS_SCREENSHOTS") == "1"
+        else Path(__import__("tempfile").gettempdir()) / "kbtrans-screenshots")
+
+
+@needs_mkdocs
+def test_site_in_the_browser_switches_language(mkdocs_public: tuple[Path, dict[str, _Html]]) -> None:
+    """Chromium (Debian's, via Playwright) opens a page of the MkDocs site over HTTP, follows the language
+    switcher to the same page in English, and the README's screenshots are taken of both."""
+    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[review-test]')")
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set KBTRANS_CHROMIUM)")
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from playwright.sync_api import sync_playwright
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    root, _ = mkdocs_public
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    DOCS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(base + "training/fill-in-the-middle/")
+            assert page.locator("html").get_attribute("lang") == "ru"
+            assert page.locator("h1").first.inner_text().startswith("Fill-in-the-middle")
+            page.screenshot(path=str(DOCS / "site-ru.png"))
+            link = page.locator('a.md-select__link[hreflang="en"]')
+            assert link.count() == 1
+            link.evaluate("a => a.click()")
+            page.wait_for_url(base + "en/training/fill-in-the-middle/")
+            assert page.locator("html").get_attribute("lang") == "en"
+            page.screenshot(path=str(DOCS / "site-en.png"))
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (DOCS / "site-ru.png").stat().st_size > 10_000 and (DOCS / "site-en.png").stat().st_size > 10_000
