@@ -414,8 +414,8 @@ class _Site:
             lines[at:at] = ["", *banner, ""]
             out = "\n".join(lines)
         if self.kind == "hugo":
-            out = re.sub(r"\{\{([<%])(?!/\*)", r"{{\1/*", out)
-            out = re.sub(r"(?<!\*/)([>%])\}\}", r"*/\1}}", out)
+            # Hugo runs shortcodes anywhere in the content, code included: a note's own `{{< x >}}` is text.
+            out = re.sub(r"\{\{([<%])(?!/\*)(.*?)(?<!\*/)([>%])\}\}", r"{{\1/*\2*/\3}}", out, flags=re.S)
         return self._front(page) + out
 
     def _front(self, page: Page) -> str:
