@@ -331,10 +331,15 @@ NOTES = {
         "\r\n## Раздел (с `кодом`)\r\n\r\nАбзац с блоком. ^blk1\r\n\r\n## Раздел (с `кодом`)\r\n\r\n"
         "Дубликат заголовка: [[#^blk1|блок]]. %%скрытый комментарий%%\r\n\r\n"
         "![[picture.svg|картинка]]\r\n\r\n![[other#Раздел: два]]\r\n\r\n"
-        "[^1]: Сноска с [[other]].\r\n"),
+        "[^1]: Сноска с [[other]].\r\n\r\n"
+        "## Сайт [пример](https://example.com \"T\") и \\*звёзды\\* &copy; <https://e.org/p> ==жёлтый==\r\n"),
     "topics/other.md": (
         "---\nlang: ru\n---\n# Другая заметка\n\n## Раздел: два\n\nСсылка назад: [[callouts#Раздел (с `кодом`)]] и "
-        "[Markdown](callouts.md#раздел-с-кодом).\n\n%%\nмногострочный\nкомментарий\n%%\n\nКонец.\n"),
+        "[Markdown](callouts.md#раздел-с-кодом).\n\n%%\nмногострочный\nкомментарий\n%%\n\n"
+        "## Клавиши <kbd>Ctrl</kbd> &amp; **жирный** [[callouts|ссылка]]\n\n"
+        "> [!info] Заголовок выноски\n> ### Заголовок внутри выноски\n> Текст, [[picture.svg|файл]].\n\n"
+        "Ссылки: [по ссылке][r] и [[#Заголовок внутри выноски]].\n\n"
+        "[r]: callouts.md#раздел-с-кодом \"Выноски\"\n"),
 }
 
 
@@ -383,6 +388,11 @@ def test_unseen_notes_build_without_a_warning(own_kb: Path, kind: str, layout: s
     assert {"раздел-с-кодом", "раздел-с-кодом_1" if kind == "mkdocs" else "раздел-с-кодом-1"} <= set(ru.heading_ids)
     assert ("topics/callouts/index.html", "block-blk1") in targets, targets
     assert ("topics/other/index.html", "раздел-два") in targets, targets
+    other_ru = pages["topics/other/index.html"]
+    targets = {resolve("topics/other/index.html", url) for url, a in other_ru.links if a["tag"] == "a"}
+    assert ("topics/callouts/index.html", "раздел-с-кодом") in targets, targets  # by a reference definition
+    assert ("topics/other/index.html", "заголовок-внутри-выноски") in targets, targets
+    assert ("topics/picture.svg", "") in targets, targets  # a wikilink to an attachment
     assert any(a["tag"] == "img" and resolve("topics/callouts/index.html", u) == ("topics/picture.svg", "")
                for u, a in ru.links) or kind == "mkdocs"
     text = "".join(ru.text)

@@ -16,7 +16,9 @@ or anchor that is not there is a warning naming the file and line. kbtrans does 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import html
 import json
 import posixpath
 import re
@@ -78,6 +80,8 @@ class Page:
     """Some of its segments fell back to the source language."""
     headings: tuple[tuple[str, str], ...] = ()
     """(plain text of each heading, its anchor in the generator), in order."""
+    heading_sources: tuple[str, ...] = ()
+    """The inline Markdown of each heading, as the vault has it."""
     blocks: frozenset[str] = frozenset()
     """Block ids (``^id``) of the page."""
 
@@ -156,6 +160,7 @@ _MDLINK = re.compile(r"(!?\[(?:[^\[\]]|\[[^\[\]]*\])*\]\()(<[^<>\n]*>|[^()\s<>]+
 _HIGHLIGHT = re.compile(r"(?<![=\\])==(?![=\s])(.+?)(?<![=\s\\])==(?!=)")
 _BLOCK_ID = re.compile(r"(^|\s)\^([A-Za-z0-9-]+)[ \t]*$")
 _CALLOUT = re.compile(r"^((?:[ ]{0,3}))>[ ]?\[!([A-Za-z][\w-]*)\]([+-]?)[ \t]*(.*)$")
+_REFDEF = re.compile(r"^( {0,3}\[(?!\^)[^\]]+\]:[ \t]*)(<[^<>\n]*>|\S+)(.*)$")
 _CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
 _MATH = re.compile(r"\$\$.+?\$\$|(?<![\\$\w])\$(?![\s$])[^$\n]+?(?<![\s\\])\$(?!\d)")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
@@ -221,7 +226,7 @@ def _plain_heading(text: str) -> str:
     text = _WIKI.sub(lambda m: _split_wiki(m.group(2))[2] or _split_wiki(m.group(2))[0].rsplit("#", 1)[-1], text)
     text = re.sub(r"%%.*?%%", "", text)
     text = _BLOCK_ID.sub("", text)
-    return anchors.heading_plain(text)
+    return html.unescape(re.sub(r"</?[A-Za-z][^<>]*>", "", anchors.heading_plain(text)))
 
 
 def _split_wiki(inner: str) -> tuple[str, str, str]:
@@ -231,22 +236,19 @@ def _split_wiki(inner: str) -> tuple[str, str, str]:
     return note.strip(), anchor.strip(), alias.strip() if sep else ""
 
 
-def _headings(body: str) -> list[tuple[str, int]]:
-    """(plain text, 0-based line) of every heading of ``body`` outside code."""
-    protected = _protected_lines(body)
-    out = []
-    lines = body.split("\n")
-    for i, line in enumerate(lines):
-        if i in protected:
-            continue
-        m = _ATX.match(line)
-        if m and not line.lstrip().startswith("#" * 7):
-            out.append((_plain_heading(m.group(2) or ""), i))
-        elif (i + 1 < len(lines) and line.strip() and not line.startswith("    ") and (i + 1) not in protected
-              and _SETEXT.match(lines[i + 1]) and not _ATX.match(line) and not line.lstrip().startswith(
-                  ("|", ">", "-", "*", "+")) and (i == 0 or not lines[i - 1].strip())):
-            out.append((_plain_heading(line.strip()), i))
-    return out
+def _headings(body: str) -> list[tuple[str, str]]:
+    """(plain text, inline source) of every heading of ``body`` (ATX or setext, in quotes and lists too)."""
+    tokens = _parser().parse(body)  # type: ignore[attr-defined]
+    return [(_plain_heading(tokens[i + 1].content), tokens[i + 1].content)
+            for i, tok in enumerate(tokens) if tok.type == "heading_open"]
+
+
+def _rendered_text(source: str) -> str:
+    """The text of a heading's (converted) inline Markdown as rendered: link texts, no markup or tags."""
+    text = anchors.heading_plain(source)
+    text = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+    text = re.sub(r"<([A-Za-z][\w+.-]+:[^<>\s]*|[^<>\s@]+@[^<>\s@]+)>", r"\1", text)  # autolinks
+    return html.unescape(re.sub(r"</?[A-Za-z][^<>]*>", "", text))
 
 
 def _norm(text: str) -> str:
@@ -346,25 +348,48 @@ class _Site:
                                           and m.msgstr != s.text for s in note.entries)
                 source = self.cfg.content_dir / rel if note.lang == lang else built
                 self.pages[(rel, lang)] = self._page(rel, lang, source, text, machine, fallback)
+        self._reslug()
 
     def _page(self, rel: str, lang: str, source: Path, text: str, machine: bool, fallback: bool) -> Page:
         front, body, _ = _front_matter(text)
         values = {k: _yaml_scalar(v) for k, v in _TITLE.findall(front)}
         heads = _headings(body)
         title = values.get("title") or (heads[0][0] if heads else "") or posixpath.basename(rel[:-3])
-        slugs: list[tuple[str, str]] = []
-        used_m: set[str] = set()
-        used_h: dict[str, int] = {}
-        for plain, _ in heads:
-            if self.kind == "mkdocs":
-                slugs.append((plain, _unique_mkdocs(mkdocs_slug(plain), used_m)))
-            else:
-                slugs.append((plain, _unique_hugo(hugo_slug(plain), used_h)))
+        slugs = self._slugs([(plain, plain) for plain, _ in heads])
         protected = _protected_lines(body)
         blocks = frozenset(m.group(2) for i, line in enumerate(body.split("\n"))
                            if i not in protected and (m := _BLOCK_ID.search(_mask(line)[0])))
         return Page(rel, lang, source, text, title, values.get("description") or values.get("summary", ""),
-                    machine, fallback, tuple(slugs), blocks)
+                    machine, fallback, headings=slugs, blocks=blocks,
+                    heading_sources=tuple(src for _, src in heads))
+
+    def _slugs(self, heads: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        """(plain text, anchor) of headings given as (plain text, their converted inline Markdown)."""
+        out: list[tuple[str, str]] = []
+        used_m: set[str] = set()
+        used_h: dict[str, int] = {}
+        for plain, converted in heads:
+            if self.kind == "mkdocs":  # Python-Markdown's toc slugifies the heading's rendered text
+                out.append((plain, _unique_mkdocs(mkdocs_slug(_rendered_text(converted)), used_m)))
+            else:  # Hugo 0.111 (goldmark) takes the heading's Markdown source as it is
+                out.append((plain, _unique_hugo(hugo_slug(converted), used_h)))
+        return tuple(out)
+
+    def _reslug(self) -> None:
+        """Anchors from the headings as they are written to the site (wikilinks in them converted): a second
+        pass, once every page's title and first anchors are known."""
+        warnings = self.warnings
+        self.warnings = []  # reported when the page is converted
+        try:
+            for key, page in list(self.pages.items()):
+                if not page.heading_sources:
+                    continue
+                converted = [self._inline(page, src, 0, [False]) for src in page.heading_sources]
+                slugs = self._slugs([(plain, conv) for (plain, _), conv in zip(page.headings, converted,
+                                                                               strict=True)])
+                self.pages[key] = dataclasses.replace(page, headings=slugs)
+        finally:
+            self.warnings = warnings
 
     # converting
 
@@ -512,6 +537,10 @@ class _Site:
             return f"\x00{len(kept) - 1}\x00"
 
         masked = _WIKI.sub(wiki, masked)
+        ref = _REFDEF.match(masked)
+        if ref:  # a reference definition `[label]: dest "title"`
+            new = self._dest(page, ref.group(2), lineno)
+            masked = masked if new is None else ref.group(1) + new + ref.group(3)
         masked = _MDLINK.sub(lambda m: self._mdlink(page, m, lineno), masked)
         masked = _HIGHLIGHT.sub(r"<mark>\1</mark>", masked)
         masked = _BLOCK_ID.sub(lambda m: f'{m.group(1)}<a id="block-{m.group(2)}"></a>', masked)
@@ -522,12 +551,14 @@ class _Site:
         note_part, anchor_part, alias = _split_wiki(inner)
         shown = f"{bang}[[{inner}]]"
         last = anchor_part.split("#")[-1].strip() if anchor_part else ""
-        if embed and not note_part.lower().endswith(".md"):
+        if posixpath.splitext(note_part)[1] and not note_part.lower().endswith(".md"):
             att = self.att_paths.get(note_part.casefold()) or self.att_names.get(note_part.casefold())
             if att is None:
                 key = posixpath.normpath(posixpath.join(posixpath.dirname(page.rel), note_part)).casefold()
                 att = self.att_paths.get(key)
             if att is not None:
+                if not embed:
+                    return f"[{_escape(alias or posixpath.basename(att))}]({self.link(page.rel, att, page.lang)})"
                 alt = alias if alias and not re.fullmatch(r"\d+(x\d+)?", alias) else posixpath.basename(att)
                 return f"![{_escape(alt)}]({self.link(page.rel, att, page.lang)})"
         target_rel, _ = self.index.wikilink(note_part, page.rel)
@@ -554,17 +585,21 @@ class _Site:
         return f"[{_escape(text)}]({href})"
 
     def _mdlink(self, page: Page, m: re.Match[str], lineno: int) -> str:
-        dest = m.group(2)
+        new = self._dest(page, m.group(2), lineno)
+        return m.group() if new is None else m.group(1) + new + m.group(3)
+
+    def _dest(self, page: Page, dest: str, lineno: int) -> str | None:
+        """A Markdown link destination of ``page`` as the site needs it (None: unchanged)."""
         bare = dest[1:-1] if dest.startswith("<") else dest
         if re.match(r"^[A-Za-z][\w+.-]*:", bare) or bare.startswith("/") or bare.startswith("\x00"):
-            return m.group()
+            return None
         path, _, frag = bare.partition("#")
         shown = f"]({bare})"
         if not path:
             if not frag:
-                return m.group()
+                return None
             new = self.fragment(page, page, frag, lineno, shown)
-            return m.group(1) + "#" + (new or frag) + m.group(3)
+            return "#" + (new or frag)
         full = posixpath.normpath(posixpath.join(posixpath.dirname(page.rel), unquote(path)))
         if full.lower().endswith(".md"):
             target_rel, _ = self.index.mdlink(path, page.rel)
@@ -572,16 +607,16 @@ class _Site:
             if target is None:
                 self.warn(page, lineno, f"link {shown}: no note {full} ({page.lang}). Fix the link or create the "
                                         "note.")
-                return m.group()
+                return None
             new = self.fragment(page, target, frag, lineno, shown) if frag else ""
-            return m.group(1) + self.link(page.rel, target.rel, page.lang, new or frag) + m.group(3)
+            return self.link(page.rel, target.rel, page.lang, new or frag)
         att = self.att_paths.get(full.casefold())
         if att is None:
             if not (self.cfg.content_dir / full).exists():
                 self.warn(page, lineno, f"link {shown}: no file {full} in the knowledge base. Fix the link or add "
                                         "the file.")
-            return m.group()
-        return m.group(1) + self.link(page.rel, att, page.lang, frag) + m.group(3)
+            return None
+        return self.link(page.rel, att, page.lang, frag)
 
 
 def _escape(text: str) -> str:
