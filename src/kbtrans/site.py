@@ -129,6 +129,22 @@ def hugo_slug(text: str) -> str:
     return "".join(out)
 
 
+def _hugo_path(name: str) -> str:
+    """A file name as a Hugo 0.111 URL path segment: lower case, characters other than letters, digits, marks and
+    ``._~+@#`` dropped, each run of spaces and hyphens one hyphen."""
+    out: list[str] = []
+    hyphen = False
+    for ch in name:
+        if ch.isalnum() or ch in "._~+@#" or unicodedata.category(ch).startswith("M"):
+            if hyphen and out:
+                out.append("-")
+            hyphen = False
+            out.append(ch.lower())
+        elif ch == "-" or ch.isspace():
+            hyphen = True
+    return "".join(out)
+
+
 def _unique_mkdocs(slug: str, used: set[str]) -> str:
     if slug and slug not in used:
         used.add(slug)
@@ -222,11 +238,26 @@ def _unmask(line: str, kept: list[str]) -> str:
 
 
 def _plain_heading(text: str) -> str:
-    """A heading's text as a generator sees it once converted: wikilinks as their text, markup dropped."""
+    """A heading's text as Obsidian names it in links: wikilinks as their text, markup and tags dropped."""
     text = _WIKI.sub(lambda m: _split_wiki(m.group(2))[2] or _split_wiki(m.group(2))[0].rsplit("#", 1)[-1], text)
     text = re.sub(r"%%.*?%%", "", text)
     text = _BLOCK_ID.sub("", text)
-    return html.unescape(re.sub(r"</?[A-Za-z][^<>]*>", "", anchors.heading_plain(text)))
+    return anchors.heading_plain(_outside_code(text, _strip_html))
+
+
+def _outside_code(text: str, change: Callable[[str], str]) -> str:
+    """``change`` applied to ``text`` outside its code spans."""
+    out, pos = [], 0
+    for m in _CODE_SPAN.finditer(text):
+        out += [change(text[pos:m.start()]), m.group()]
+        pos = m.end()
+    return "".join([*out, change(text[pos:])])
+
+
+def _strip_html(text: str) -> str:
+    """Autolinks as their text, other tags dropped, entities decoded."""
+    text = re.sub(r"<([A-Za-z][\w+.-]+:[^<>\s]*|[^<>\s@]+@[^<>\s@]+)>", r"\1", text)
+    return html.unescape(re.sub(r"</?[A-Za-z][^<>]*>", "", text))
 
 
 def _split_wiki(inner: str) -> tuple[str, str, str]:
@@ -245,10 +276,13 @@ def _headings(body: str) -> list[tuple[str, str]]:
 
 def _rendered_text(source: str) -> str:
     """The text of a heading's (converted) inline Markdown as rendered: link texts, no markup or tags."""
-    text = anchors.heading_plain(source)
-    text = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
-    text = re.sub(r"<([A-Za-z][\w+.-]+:[^<>\s]*|[^<>\s@]+@[^<>\s@]+)>", r"\1", text)  # autolinks
-    return html.unescape(re.sub(r"</?[A-Za-z][^<>]*>", "", text))
+    text = _outside_code(source, lambda t: _strip_html(re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", t)))
+    return anchors.heading_plain(text)
+
+
+def _loose(text: str) -> str:
+    """A heading without punctuation, case or spacing differences."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split()).casefold()
 
 
 def _norm(text: str) -> str:
@@ -297,7 +331,7 @@ class _Site:
         stem = rel[:-3]
         if posixpath.basename(stem).lower() == "index":
             stem = posixpath.dirname(stem)
-        path = "/".join(part.replace(" ", "-") for part in stem.lower().split("/") if part)
+        path = "/".join(_hugo_path(part) for part in stem.split("/") if part)
         return prefix + (path + "/" if path else "")
 
     def link(self, current: str, target: str, lang: str, fragment: str = "") -> str:
@@ -408,6 +442,10 @@ class _Site:
         wanted = _norm(anchors.heading_plain(part))
         for plain, slug in target.headings:
             if _norm(plain) == wanted:
+                return slug
+        loose = _loose(wanted)  # Obsidian writes `[[note#A B]]` for the heading "A: B"
+        for plain, slug in target.headings:
+            if _loose(plain) == loose:
                 return slug
         self.warn(page, line, f"link {shown}: no heading {part!r} in {target.rel} ({target.lang}). Fix the "
                               "link, or the heading (or its translation).")
@@ -562,9 +600,14 @@ class _Site:
                 alt = alias if alias and not re.fullmatch(r"\d+(x\d+)?", alias) else posixpath.basename(att)
                 return f"![{_escape(alt)}]({self.link(page.rel, att, page.lang)})"
         target_rel, _ = self.index.wikilink(note_part, page.rel)
+        if target_rel is None and note_part:  # Obsidian also finds a note by the end of its path
+            key = "/" + note_part.removesuffix(".md").casefold() + ".md"
+            ends = [n for n in self.inv.notes if n.casefold().endswith(key)]
+            target_rel = ends[0] if len(ends) == 1 else None
         if target_rel is None:
-            self.warn(page, lineno, f"link {shown}: no note {note_part!r} in the knowledge base. Fix the link or "
-                                    "create the note.")
+            what = "file" if posixpath.splitext(note_part)[1].lower() not in ("", ".md") else "note"
+            self.warn(page, lineno, f"link {shown}: no {what} {note_part!r} in the knowledge base. Fix the link or "
+                                    f"create the {what}.")
             return _escape(alias or note_part)
         target = self.pages.get((target_rel, page.lang))
         if target is None:
@@ -601,6 +644,8 @@ class _Site:
             new = self.fragment(page, page, frag, lineno, shown)
             return "#" + (new or frag)
         full = posixpath.normpath(posixpath.join(posixpath.dirname(page.rel), unquote(path)))
+        if not posixpath.splitext(full)[1] and full + ".md" in self.index.members:
+            full, path = full + ".md", path + ".md"  # Obsidian's Markdown link to a note without .md
         if full.lower().endswith(".md"):
             target_rel, _ = self.index.mdlink(path, page.rel)
             target = self.pages.get((target_rel, page.lang)) if target_rel else None
