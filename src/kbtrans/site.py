@@ -17,6 +17,7 @@ or anchor that is not there is a warning naming the file and line. kbtrans does 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import html
 import json
@@ -27,6 +28,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 
 from kbtrans import anchors, build, catalog, project
@@ -206,20 +208,38 @@ def _yaml_scalar(value: str) -> str:
     return value
 
 
-def _parser() -> object:
-    from kbtrans.segment import parser
+@functools.lru_cache(maxsize=1)
+def _parser() -> Any:
+    """A plain markdown-it parser with the plugins of kbtrans' segmenter (without its span recording)."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+    from mdit_py_plugins.footnote import footnote_plugin
 
-    return parser()
+    from kbtrans.segment import MAX_NESTING
+
+    md = MarkdownIt("commonmark", {"html": True, "maxNesting": MAX_NESTING}).enable(["table", "strikethrough"])
+    md.use(footnote_plugin).use(dollarmath_plugin, allow_space=False, allow_digits=False, double_inline=True)
+    md.core.ruler.enableOnly(["normalize", "block"])  # blocks only: headings keep their inline source
+    return md
 
 
-def _protected_lines(body: str) -> set[int]:
-    """0-based lines of code blocks, HTML blocks and math blocks: never converted."""
-    md = _parser()
+@functools.lru_cache(maxsize=64)
+def _scan(body: str) -> tuple[frozenset[int], tuple[tuple[str, str], ...]]:
+    """(0-based lines of code, HTML and math blocks: never converted; (plain text, inline source) of every
+    heading, ATX or setext, in quotes and lists too), from one parse of ``body``."""
+    tokens = _parser().parse(body)
     lines: set[int] = set()
-    for tok in md.parse(body):  # type: ignore[attr-defined]
+    heads = []
+    for i, tok in enumerate(tokens):
         if tok.type in ("fence", "code_block", "html_block", "math_block", "math_block_label") and tok.map:
             lines.update(range(tok.map[0], tok.map[1]))
-    return lines
+        elif tok.type == "heading_open":
+            heads.append((_plain_heading(tokens[i + 1].content), tokens[i + 1].content))
+    return frozenset(lines), tuple(heads)
+
+
+def _protected_lines(body: str) -> frozenset[int]:
+    return _scan(body)[0]
 
 
 def _mask(line: str) -> tuple[str, list[str]]:
@@ -267,11 +287,8 @@ def _split_wiki(inner: str) -> tuple[str, str, str]:
     return note.strip(), anchor.strip(), alias.strip() if sep else ""
 
 
-def _headings(body: str) -> list[tuple[str, str]]:
-    """(plain text, inline source) of every heading of ``body`` (ATX or setext, in quotes and lists too)."""
-    tokens = _parser().parse(body)  # type: ignore[attr-defined]
-    return [(_plain_heading(tokens[i + 1].content), tokens[i + 1].content)
-            for i, tok in enumerate(tokens) if tok.type == "heading_open"]
+def _headings(body: str) -> tuple[tuple[str, str], ...]:
+    return _scan(body)[1]
 
 
 def _rendered_text(source: str) -> str:
@@ -308,6 +325,13 @@ class _Site:
         self.att_paths = {a.casefold(): a for a in self.inv.attachments}
         self.att_names = {k: v[0] for k, v in att_names.items() if len(v) == 1}
         self.warnings: list[build.Problem] = []
+        ends: dict[str, list[str]] = {}
+        for n in self.inv.notes:
+            parts = n[:-3].casefold().split("/")
+            for i in range(1, len(parts)):
+                ends.setdefault("/".join(parts[i:]), []).append(n)
+        self.ends = {k: v[0] for k, v in ends.items() if len(v) == 1}
+        """Notes by a unique end of their path (``b/c`` for ``a/b/c.md``)."""
 
     # paths and URLs
 
@@ -358,8 +382,6 @@ class _Site:
     # loading
 
     def load(self, reviewed_only: bool) -> None:
-        from kbtrans.segment import parser  # noqa: F401  (loads the parser once, before the loop)
-
         for rel in self.inv.notes:
             note = None
             for lang in self.langs:
@@ -601,9 +623,7 @@ class _Site:
                 return f"![{_escape(alt)}]({self.link(page.rel, att, page.lang)})"
         target_rel, _ = self.index.wikilink(note_part, page.rel)
         if target_rel is None and note_part:  # Obsidian also finds a note by the end of its path
-            key = "/" + note_part.removesuffix(".md").casefold() + ".md"
-            ends = [n for n in self.inv.notes if n.casefold().endswith(key)]
-            target_rel = ends[0] if len(ends) == 1 else None
+            target_rel = self.ends.get(note_part.removesuffix(".md").casefold())
         if target_rel is None:
             what = "file" if posixpath.splitext(note_part)[1].lower() not in ("", ".md") else "note"
             self.warn(page, lineno, f"link {shown}: no {what} {note_part!r} in the knowledge base. Fix the link or "
