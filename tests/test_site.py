@@ -589,6 +589,13 @@ def test_a_real_obsidian_vault_publishes_with_hugo(tmp_path: Path) -> None:
     extract.extract(config.load(root), jobs=1)
     code, out = _cli("-C", root, "build", "-j", "1")
     assert code == 0, out
+    site = root / "build/site"
+    serial = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    shutil.rmtree(site)
+    code, out2 = _cli("-C", root, "build", "-j", "2")  # the pages converted in worker processes: the same site
+    assert code == 0, out2
+    assert {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()} == serial
+    assert [w for w in out2.splitlines() if "link" in w] == [w for w in out.splitlines() if "link" in w]
     log = run_hugo(root / "build/site")
     assert not hugo_warnings(log), log
     public = root / "build/site/public"

@@ -208,14 +208,15 @@ def build(
     if strict and report.warnings:
         raise CheckFailed(f"{len(report.warnings)} warnings and --strict is set. Fix the catalogs listed above.")
     if cfg.site != "vault":
-        _publish(cfg, tuple(to or ()), reviewed_only, strict, github)
+        _publish(cfg, tuple(to or ()), reviewed_only, strict, github, jobs or None)
 
 
-def _publish(cfg: config_mod.Config, to: tuple[str, ...], reviewed_only: bool, strict: bool, github: bool) -> None:
+def _publish(cfg: config_mod.Config, to: tuple[str, ...], reviewed_only: bool, strict: bool, github: bool,
+             jobs: int | None) -> None:
     """``build --site``: the site from the vaults just built."""
     from kbtrans.site import publish
 
-    report = publish(cfg, cfg.site, languages=to, reviewed_only=reviewed_only)
+    report = publish(cfg, cfg.site, languages=to, reviewed_only=reviewed_only, jobs=jobs)
     for w in report.warnings:
         if github:
             from kbtrans.check import github_annotation

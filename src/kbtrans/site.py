@@ -27,13 +27,14 @@ import tomllib
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from kbtrans import anchors, build, catalog, project
+from kbtrans import anchors, build, catalog, parallel, project
 from kbtrans.config import Config
-from kbtrans.errors import ConfigError
+from kbtrans.errors import ConfigError, InternalError
 from kbtrans.fsutil import write_if_changed
 
 KINDS = ("mkdocs", "hugo")
@@ -381,30 +382,63 @@ class _Site:
 
     # loading
 
-    def load(self, reviewed_only: bool) -> None:
-        for rel in self.inv.notes:
-            note = None
-            for lang in self.langs:
-                built = self.cfg.output_dir / lang / rel
-                if not built.is_file():
-                    continue  # skipped by --min-translated: links to it are reported
-                raw = built.read_bytes().decode("utf-8", errors="replace")
-                text = raw.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-                machine = fallback = False
-                if note is None:
-                    note = project.load_note(self.cfg, rel)
-                if note.lang != lang:
-                    plan = build.plan_note(self.cfg, note, lang, reviewed_only)
-                    fallback = plan.done < plan.total
-                    if not reviewed_only:
-                        po = catalog.catalog_path(self.cfg.locales_dir, lang, note.stem)
-                        if po.exists():
-                            msgs = catalog.translations(po, include_fuzzy=True)
-                            machine = any((m := msgs.get(s.text)) is not None and m.fuzzy and not m.fallback
-                                          and m.msgstr != s.text for s in note.entries)
-                source = self.cfg.content_dir / rel if note.lang == lang else built
-                self.pages[(rel, lang)] = self._page(rel, lang, source, text, machine, fallback)
+    def load(self, reviewed_only: bool, jobs: int | None = None) -> None:
+        """Read every built page (in worker processes for a large KB), then compute the anchors."""
+        global _CURRENT
+        _CURRENT = self
+        try:
+            for pages in parallel.pmap(partial(_load_note, reviewed_only), self.inv.notes, jobs=self._jobs(jobs)):
+                self.pages.update(((p.rel, p.lang), p) for p in pages)
+        finally:
+            _CURRENT = None
         self._reslug()
+
+    def _jobs(self, jobs: int | None) -> int | None:
+        # Workers see this site by inheriting it (fork); elsewhere everything runs in this process.
+        import multiprocessing
+
+        return jobs if "fork" in multiprocessing.get_all_start_methods() else 1
+
+    def convert_all(self, jobs: int | None = None) -> dict[str, bytes]:
+        """Every page as written to the site (file → bytes); warnings are added to :attr:`warnings`."""
+        global _CURRENT
+        _CURRENT = self
+        files: dict[str, bytes] = {}
+        before, found = self.warnings, []
+        try:
+            for name, data, warnings in parallel.pmap(_convert_page, list(self.pages), jobs=self._jobs(jobs)):
+                files[name] = data
+                found.extend(warnings)
+        finally:
+            _CURRENT = None
+            self.warnings = before + found
+        return files
+
+    def load_note(self, rel: str, reviewed_only: bool) -> list[Page]:
+        """The pages of the note ``rel``, one per language it was built in."""
+        note = None
+        out = []
+        for lang in self.langs:
+            built = self.cfg.output_dir / lang / rel
+            if not built.is_file():
+                continue  # skipped by --min-translated: links to it are reported
+            text = built.read_bytes().decode("utf-8", errors="replace")
+            text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+            machine = fallback = False
+            if note is None:
+                note = project.load_note(self.cfg, rel)
+            if note.lang != lang:
+                plan = build.plan_note(self.cfg, note, lang, reviewed_only)
+                fallback = plan.done < plan.total
+                if not reviewed_only:
+                    po = catalog.catalog_path(self.cfg.locales_dir, lang, note.stem)
+                    if po.exists():
+                        msgs = catalog.translations(po, include_fuzzy=True)
+                        machine = any((m := msgs.get(s.text)) is not None and m.fuzzy and not m.fallback
+                                      and m.msgstr != s.text for s in note.entries)
+            source = self.cfg.content_dir / rel if note.lang == lang else built
+            out.append(self._page(rel, lang, source, text, machine, fallback))
+        return out
 
     def _page(self, rel: str, lang: str, source: Path, text: str, machine: bool, fallback: bool) -> Page:
         front, body, _ = _front_matter(text)
@@ -684,6 +718,28 @@ class _Site:
         return self.link(page.rel, att, page.lang, frag)
 
 
+#: The site being built, for the worker processes (forked: they inherit it).
+_CURRENT: _Site | None = None
+
+
+def _site() -> _Site:
+    if _CURRENT is None:
+        raise InternalError("site worker started without its site")
+    return _CURRENT
+
+
+def _load_note(reviewed_only: bool, rel: str) -> list[Page]:
+    return _site().load_note(rel, reviewed_only)
+
+
+def _convert_page(key: tuple[str, str]) -> tuple[str, bytes, list[build.Problem]]:
+    site = _site()
+    site.warnings = []
+    page = site.pages[key]
+    data = site.convert(page).encode("utf-8")
+    return site.file_of(page.rel, page.lang), data, site.warnings
+
+
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
 
@@ -864,8 +920,9 @@ def _digest(data: bytes) -> str:
 
 
 def publish(cfg: Config, kind: str, *, layout: str | None = None, languages: Sequence[str] = (),
-            reviewed_only: bool = False) -> SiteReport:
-    """Write the site of kind ``kind`` from the built locales (run :func:`kbtrans.build.build` first)."""
+            reviewed_only: bool = False, jobs: int | None = None) -> SiteReport:
+    """Write the site of kind ``kind`` from the built locales (run :func:`kbtrans.build.build` first), on
+    ``jobs`` processes (default: all cores)."""
     if kind not in KINDS:
         raise ConfigError(f"site {kind!r}: not one of {', '.join(KINDS)} (or vault). Fix `site` or --site.")
     layout = layout or cfg.site_layout
@@ -874,10 +931,8 @@ def publish(cfg: Config, kind: str, *, layout: str | None = None, languages: Seq
     langs = cfg.select_languages(languages)
     check_site_folder(cfg)
     site = _Site(cfg, kind, layout, langs)
-    site.load(reviewed_only)
-    files: dict[str, bytes] = {}
-    for (_rel, lang), page in site.pages.items():
-        files[site.file_of(page.rel, lang)] = site.convert(page).encode("utf-8")
+    site.load(reviewed_only, jobs)
+    files = site.convert_all(jobs)
     if kind == "mkdocs" and "index.md" not in site.inv.notes:
         for lang in langs:  # MkDocs needs a home page per language: a list of the notes
             items = [f"- [{_escape(p.title)}]({site.link('index.md', rel, lang)})"
