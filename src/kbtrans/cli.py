@@ -208,15 +208,16 @@ def build(
     if strict and report.warnings:
         raise CheckFailed(f"{len(report.warnings)} warnings and --strict is set. Fix the catalogs listed above.")
     if cfg.site != "vault":
-        _publish(cfg, tuple(to or ()), reviewed_only, strict, github, jobs or None)
+        _publish(cfg, tuple(to or ()), reviewed_only, strict, github, jobs or None,
+                 _ctx(ctx).lock(cfg, "build", no_wait))
 
 
 def _publish(cfg: config_mod.Config, to: tuple[str, ...], reviewed_only: bool, strict: bool, github: bool,
-             jobs: int | None) -> None:
+             jobs: int | None, kb_lock: Any) -> None:
     """``build --site``: the site from the vaults just built."""
     from kbtrans.site import publish
 
-    report = publish(cfg, cfg.site, languages=to, reviewed_only=reviewed_only, jobs=jobs)
+    report = publish(cfg, cfg.site, languages=to, reviewed_only=reviewed_only, jobs=jobs, kb_lock=kb_lock)
     for w in report.warnings:
         if github:
             from kbtrans.check import github_annotation

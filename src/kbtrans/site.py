@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from kbtrans import anchors, build, catalog, parallel, project
+from kbtrans import anchors, build, catalog, lock, parallel, project
 from kbtrans.config import Config
 from kbtrans.errors import ConfigError, InternalError
 from kbtrans.fsutil import write_if_changed
@@ -920,9 +920,16 @@ def _digest(data: bytes) -> str:
 
 
 def publish(cfg: Config, kind: str, *, layout: str | None = None, languages: Sequence[str] = (),
-            reviewed_only: bool = False, jobs: int | None = None) -> SiteReport:
+            reviewed_only: bool = False, jobs: int | None = None, kb_lock: lock.KbLock | None = None) -> SiteReport:
     """Write the site of kind ``kind`` from the built locales (run :func:`kbtrans.build.build` first), on
-    ``jobs`` processes (default: all cores)."""
+    ``jobs`` processes (default: all cores), holding the knowledge base's lock (``kb_lock``, by default one
+    that waits): another build cannot rewrite the vaults or the site meanwhile."""
+    with lock.for_command(cfg.cache_dir, "build", kb_lock):
+        return _publish(cfg, kind, layout, languages, reviewed_only, jobs)
+
+
+def _publish(cfg: Config, kind: str, layout: str | None, languages: Sequence[str], reviewed_only: bool,
+             jobs: int | None) -> SiteReport:
     if kind not in KINDS:
         raise ConfigError(f"site {kind!r}: not one of {', '.join(KINDS)} (or vault). Fix `site` or --site.")
     layout = layout or cfg.site_layout
