@@ -452,6 +452,9 @@ def test_broken_links_are_warnings_naming_file_and_line_and_errors_with_strict(k
     code, out = _cli("-C", kb, "build", "--site", "hugo", "--strict", "-j", "1")
     assert code == 1, out
     assert "site warnings (broken links or anchors) and --strict is set" in out, out
+    code, out = _cli("-C", kb, "build", "--site", "hugo", "--format", "github", "-j", "1")
+    assert code == 0, out
+    assert "::warning file=content/a.md,line=6,title=kbtrans build --site::link [[missing]]: no note" in out, out
 
 
 def test_a_config_of_the_user_is_left_alone_and_missing_keys_named(kb: Path) -> None:
