@@ -172,12 +172,15 @@ def build(
                                      "the default when GITHUB_ACTIONS=true).", metavar="text|github")] = "",
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes (0 = all cores).")] = 0,
     no_wait: NoWait = False,
+    site: Annotated[str | None, typer.Option("--site", help="Also write a bilingual website into `site_output` "
+                                             "(default build/site): mkdocs or hugo; vault: only the vaults "
+                                             "(default: `site` in the config).", metavar="vault|mkdocs|hugo")] = None,
 ) -> None:
     """Rebuild every note in every language into the output folder."""
     from kbtrans.build import Options
     from kbtrans.build import build as run
 
-    cfg = _ctx(ctx).config()
+    cfg = _ctx(ctx).config(site=site)
     github = _format(fmt, ("text", "github")) == "github"
     if strict:
         from kbtrans.check import check as run_check
@@ -204,6 +207,29 @@ def build(
         f"{len(report.removed)} removed; " + ", ".join(parts))
     if strict and report.warnings:
         raise CheckFailed(f"{len(report.warnings)} warnings and --strict is set. Fix the catalogs listed above.")
+    if cfg.site != "vault":
+        _publish(cfg, tuple(to or ()), reviewed_only, strict, github, jobs or None,
+                 _ctx(ctx).lock(cfg, "build", no_wait))
+
+
+def _publish(cfg: config_mod.Config, to: tuple[str, ...], reviewed_only: bool, strict: bool, github: bool,
+             jobs: int | None, kb_lock: Any) -> None:
+    """``build --site``: the site from the vaults just built."""
+    from kbtrans.site import publish
+
+    report = publish(cfg, cfg.site, languages=to, reviewed_only=reviewed_only, jobs=jobs, kb_lock=kb_lock)
+    for w in report.warnings:
+        if github:
+            from kbtrans.check import github_annotation
+
+            say(github_annotation("warning", w.path, w.line, w.message, "kbtrans build --site"))
+        else:
+            warn(str(w))
+    say(f"{report.kind} site → {cfg.display(report.root)}/: {report.pages} pages, {len(report.written)} files "
+        f"written, {len(report.removed)} removed. Build it with `{report.command}`.")
+    if strict and report.warnings:
+        raise CheckFailed(f"{len(report.warnings)} site warnings (broken links or anchors) and --strict is set. "
+                          "Fix the links listed above.")
 
 
 @app.command()

@@ -22,6 +22,9 @@ CONFIG_NAME = "kbtrans.toml"
 #: Settings that only machine translation reads.
 _MT_KEYS = frozenset({"engine", "threads", "device"})
 
+#: Settings that only the site (``build --site``) reads: the vaults do not depend on them.
+_SITE_KEYS = frozenset({"site", "site_output", "site_layout"})
+
 
 @dataclass(frozen=True)
 class Config:
@@ -53,6 +56,12 @@ class Config:
     """``Project-Id-Version`` of the catalogs; "" (the default): the ``[project] name`` of ``pyproject.toml``,
     else what each catalog's header holds (the project folder's name for a new catalog), so a checkout under
     another folder name does not rewrite every header."""
+    site: str = "vault"
+    """What ``build`` writes besides the vaults: ``vault`` (only them), ``mkdocs`` or ``hugo`` (a bilingual site)."""
+    site_output: str = "build/site"
+    """Folder the site is written to (``build --site``), relative to the project root."""
+    site_layout: str = "suffix"
+    """MkDocs pages per language: ``suffix`` (``note.en.md``) or ``folder`` (``en/note.md``)."""
     root: Path = field(default=Path("."), compare=False)
     """Project root (not a file key: the directory the config was loaded from)."""
 
@@ -75,7 +84,7 @@ class Config:
     def settings(self) -> tuple[object, ...]:
         """What extract, build and check results depend on besides the files: every setting but the
         machine-translation ones (their caches are forgotten when it changes)."""
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _MT_KEYS)
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _MT_KEYS | _SITE_KEYS)
 
     def display(self, path: Path) -> str:
         """``path`` as messages name it: relative to the project root when inside it, else as it is."""
@@ -130,6 +139,10 @@ def _validate(cfg: Config, where: str) -> Config:
         )
     if cfg.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"'device' must be auto, cpu or cuda, got {cfg.device!r}.", path=where)
+    if cfg.site not in ("vault", "mkdocs", "hugo"):
+        raise ConfigError(f"'site' must be vault, mkdocs or hugo, got {cfg.site!r}.", path=where)
+    if cfg.site_layout not in ("suffix", "folder"):
+        raise ConfigError(f"'site_layout' must be suffix or folder, got {cfg.site_layout!r}.", path=where)
     return cfg
 
 
@@ -233,6 +246,12 @@ translate_comments = false
 engine = "argos"
 threads = 0
 device = "auto"
+
+# Also write a bilingual website (build --site): "vault" (only build/<lang>/), "mkdocs" or "hugo";
+# its folder, and the MkDocs layout ("suffix": note.en.md, or "folder": en/note.md).
+site = "vault"
+site_output = "build/site"
+site_layout = "suffix"
 
 # Project-Id-Version of the catalogs. By default: the [project] name of pyproject.toml, else
 # what each catalog already says (the folder's name for a new catalog).
