@@ -690,8 +690,9 @@ def write(merged: Merged) -> bool:
 
 
 def _squeeze(text: str | None) -> str:
-    # a comment as a tool may re-wrap it (polib and Babel wrap `#.` lines)
-    return " ".join(text.split()) if text else ""
+    # a comment as a tool may re-wrap it: polib and Babel wrap `#.` lines, at spaces and after hyphens
+    # ("СМД-" / "методологии"), so no whitespace is compared
+    return "".join(text.split()) if text else ""
 
 
 def _fingerprint(po: polib.POFile) -> Counter[tuple[object, ...]]:
@@ -711,10 +712,11 @@ _REF_LINE = re.compile(r":(\d+)$")
 
 
 def _ref_lines(references: Iterable[str]) -> tuple[int, ...]:
-    """The note lines of an entry's ``#:`` references, sorted: what staleness compares. A catalog is one
-    note's, so the file part is not compared: GNU gettext 0.21 rewrites ``⁨a b.md⁩:17 ⁨a b.md⁩:26`` (a name
-    with a space, in Unicode isolates) as ``⁨a b.md⁩:17 b.md⁩:26``."""
-    return tuple(sorted(int(m.group(1)) for r in references if (m := _REF_LINE.search(r))))
+    """The note lines of an entry's ``#:`` references, sorted, each once: what staleness compares. A catalog
+    is one note's, so the file part is not compared: GNU gettext 0.21 rewrites ``⁨a b.md⁩:17 ⁨a b.md⁩:26`` (a
+    name with a space, in Unicode isolates) as ``⁨a b.md⁩:17 b.md⁩:26``; and it writes a reference once, where
+    kbtrans writes ``x.md:80 x.md:80`` for a text twice on line 80 (two table cells)."""
+    return tuple(sorted({int(m.group(1)) for r in references if (m := _REF_LINE.search(r))}))
 
 
 def _occurrences_key(occurrences: list[tuple[str, str]]) -> str:
@@ -776,8 +778,9 @@ def difference(path: Path, note: Note, *, source_ref: str) -> Difference | None:
         entry = have.get(text)
         if entry is None:
             continue
-        if tuple(sorted(s.line for s in segs)) != _ref_lines(entry.references):
-            moved.append((f"PO line {entry.line} (the note has {', '.join(str(s.line) for s in segs)})", text))
+        lines = tuple(sorted({s.line for s in segs}))
+        if lines != _ref_lines(entry.references):
+            moved.append((f"PO line {entry.line} (the note has {', '.join(map(str, lines))})", text))
     parts = []
     if missing:
         parts.append(f"{_count(len(missing), 'segment of the note is', 'segments of the note are')} not in the "
