@@ -29,7 +29,24 @@ pytest.importorskip("babel")
 pytest.importorskip("translate")
 
 MD_FLAG = "md-text"
-KBS = ["sample", *(pytest.param(name, marks=pytest.mark.slow) for name in ["commonmark", *CORPORA])]
+KBS = ["sample", "edge", *(pytest.param(name, marks=pytest.mark.slow) for name in ["commonmark", *CORPORA])]
+#: What the corpora showed tools do, in a KB small enough for every run: a text twice on one line (GNU gettext
+#: writes the reference once), file names with spaces (it rewrites their references), a section comment that
+#: polib wraps after a hyphen, `%` and `{…}` (Babel adds python-format), backslashes and quotes.
+EDGE = {
+    "заметки с пробелами/таблица и повторы.md": (
+        "---\ntitle: Таблица с повторами\naliases:\n  - Повторы\n---\n\n"
+        "# Проблематизация, распредмечивание и опредмечивание в СМД-методологии: длинный заголовок раздела\n\n"
+        "| Да | Да | Нет |\n| --- | --- | --- |\n| Да | Нет | Да |\n\n"
+        "Один и тот же абзац.\n\n"
+        "Функция `\\ndef`, строка \"в кавычках\", 50% и {name}.\n\n"
+        "Один и тот же абзац.\n\n"
+        "> [!note] Выноска\n> Текст выноски со [[другая заметка|ссылкой]].\n\n"
+        "- пункт списка\n  - вложенный пункт с **жирным** текстом\n"),
+    "заметки с пробелами/другая заметка.md": "# Другая заметка\n\nКороткий абзац.\n\nЕщё один абзац.\n",
+    "en note.md": ("# An English note\n\nA paragraph with a [link](https://example.com \"a title\") and a "
+                   "footnote[^1].\n\nYes | Yes\n\n[^1]: The footnote text.\n"),
+}
 
 
 def _kbtrans(*args: str | Path) -> Result:
@@ -87,6 +104,10 @@ def _decorate(locales: Path) -> None:
 def _content(name: str, content: Path) -> None:
     if name == "sample":
         shutil.copytree(REPO / "content", content)
+    elif name == "edge":
+        for rel, text in EDGE.items():
+            (content / rel).parent.mkdir(parents=True, exist_ok=True)
+            (content / rel).write_text(text, encoding="utf-8")
     elif name == "commonmark":
         content.mkdir(parents=True)
         write_commonmark(content)
