@@ -134,6 +134,7 @@ def _prepare(name: str, root: Path) -> Path:
     assert " 0 catalogs written" in r.stdout, r.stdout  # the decorated catalogs are what extract would keep
     _ok("-C", root, "check")
     _ok("-C", root, "build", "--strict")
+    _ok("-C", root, "--output", "reviewed", "build", "--reviewed-only")
     shutil.rmtree(root / ".kbtrans")
     return root
 
@@ -233,7 +234,7 @@ def test_catalogs_survive_translators_tools(prepared: dict[str, Path], tmp_path_
         prepared[name] = _prepare(name, tmp_path_factory.mktemp(f"base-{name}") / "kb")
     base = prepared[name]
     root = tmp_path_factory.mktemp(f"{name}-{tool}") / "kb"
-    shutil.copytree(base, root, ignore=shutil.ignore_patterns("build"))  # as CI sees it: a fresh checkout
+    shutil.copytree(base, root, ignore=shutil.ignore_patterns("build", "reviewed"))  # as CI sees it: a fresh checkout
     locales = root / "locales"
     before = _entries(locales)
     TOOLS[tool](locales)
@@ -252,6 +253,14 @@ def test_catalogs_survive_translators_tools(prepared: dict[str, Path], tmp_path_
     assert _files(locales) == written
     _ok("-C", root, "build", "--strict")
     assert _files(root / "build") == _files(base / "build")
+    # Built of reviewed entries only, the KB is what it was, but where the tool was asked to review everything:
+    # `msgattrib --clear-fuzzy` makes every translation a reviewed one, so that build is the full build.
+    _ok("-C", root, "--output", "reviewed", "build", "--reviewed-only")
+    reviewed = _files(root / "reviewed")
+    if "clears-fuzzy" in effects:
+        assert reviewed == _files(base / "build") != _files(base / "reviewed")
+    else:
+        assert reviewed == _files(base / "reviewed")
 
     # The note changes: only its catalog is rewritten, in the tool's order, with all the tool kept.
     path, added = _edit_one_note(root)
