@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import shutil
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import polib
 import pytest
@@ -135,6 +137,7 @@ def _prepare(name: str, root: Path) -> Path:
     _ok("-C", root, "check")
     _ok("-C", root, "build", "--strict")
     _ok("-C", root, "--output", "reviewed", "build", "--reviewed-only")
+    (root / "stats.json").write_text(_ok("-C", root, "stats", "--json").stdout, encoding="utf-8")
     shutil.rmtree(root / ".kbtrans")
     return root
 
@@ -189,6 +192,15 @@ def _expected(before: dict[Key, Value], effects: frozenset[str]) -> dict[Key, Va
     return out
 
 
+def _all_reviewed(stats: dict[str, Any]) -> dict[str, Any]:
+    """``stats --json`` with every machine and fuzzy translation reviewed (what msgattrib --clear-fuzzy does)."""
+    for part in [*stats["locales"].values(), *stats["notes"]]:
+        for counts in (part["segments"], part["words"]):
+            counts["reviewed"] += counts["machine"] + counts["fuzzy"]
+            counts["machine"] = counts["fuzzy"] = 0
+    return stats
+
+
 def _files(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -234,7 +246,8 @@ def test_catalogs_survive_translators_tools(prepared: dict[str, Path], tmp_path_
         prepared[name] = _prepare(name, tmp_path_factory.mktemp(f"base-{name}") / "kb")
     base = prepared[name]
     root = tmp_path_factory.mktemp(f"{name}-{tool}") / "kb"
-    shutil.copytree(base, root, ignore=shutil.ignore_patterns("build", "reviewed"))  # as CI sees it: a fresh checkout
+    # as CI sees it: a fresh checkout
+    shutil.copytree(base, root, ignore=shutil.ignore_patterns("build", "reviewed", "stats.json"))
     locales = root / "locales"
     before = _entries(locales)
     TOOLS[tool](locales)
@@ -261,6 +274,10 @@ def test_catalogs_survive_translators_tools(prepared: dict[str, Path], tmp_path_
         assert reviewed == _files(base / "build") != _files(base / "reviewed")
     else:
         assert reviewed == _files(base / "reviewed")
+    # and the same counts (an unattached entry is not a segment)
+    stats, want = (json.loads(_ok("-C", root, "stats", "--json").stdout),
+                   json.loads((base / "stats.json").read_text(encoding="utf-8")))
+    assert stats == (_all_reviewed(want) if "clears-fuzzy" in effects else want)
 
     # The note changes: only its catalog is rewritten, in the tool's order, with all the tool kept.
     path, added = _edit_one_note(root)
@@ -277,4 +294,34 @@ def test_catalogs_survive_translators_tools(prepared: dict[str, Path], tmp_path_
     # kbtrans loses nothing the tool kept (an unattached current entry may become `#~` again)
     assert _lost(after_tool, final, obsolete=False) == []
     assert all(MD_FLAG in e.flags for e in polib.pofile(str(path)) if not e.obsolete)
+    _ok("-C", root, "check")
+
+
+def test_an_entry_without_references_is_obsolete_to_check_stats_and_extract(tmp_path: Path) -> None:
+    """xliff2po gives a `#~` entry back as a current one without `#:` references: kbtrans treats it as the
+    obsolete entry it was (no check of a translation that is not used, not a segment in stats), and writes it
+    as `#~` again, translation kept, when the catalog is next rewritten."""
+    root = tmp_path / "kb"
+    (root / "content").mkdir(parents=True)
+    note = root / "content" / "n.md"
+    note.write_text("# Заголовок\n\nПервый абзац.\n", encoding="utf-8")
+    _ok("-C", root, "extract")
+    path = root / "locales" / "en" / "LC_MESSAGES" / "n.po"
+    po = polib.pofile(str(path), wrapwidth=0)
+    for e, text in zip(po, ["Heading", "First paragraph."], strict=True):
+        e.msgstr = text
+    old = "Старый абзац со [ссылкой](a.md)."
+    po.append(polib.POEntry(msgid=old, msgstr="An old paragraph with a [link](b.md).", tcomment="Keep it."))
+    po.save()
+    written = path.read_bytes()
+    r = _ok("-C", root, "check")
+    assert "link-target" not in r.output and "catalog-" not in r.output, r.output
+    segments = json.loads(_ok("-C", root, "stats", "--json", "--to", "en").stdout)["locales"]["en"]["segments"]
+    assert (segments["reviewed"], segments["obsolete"], segments["segments"]) == (2, 1, 2), segments
+    assert " 0 catalogs written" in _ok("-C", root, "extract").stdout
+    assert path.read_bytes() == written
+    note.write_text("# Заголовок\n\nПервый абзац.\n\nВторой абзац.\n", encoding="utf-8")
+    assert " 1 catalogs written (0 new), 1 new entries, 0 fuzzy, 0 obsolete" in _ok("-C", root, "extract").stdout
+    (kept,) = [e for e in polib.pofile(str(path), wrapwidth=0) if e.obsolete]
+    assert (kept.msgid, kept.msgstr, kept.tcomment) == (old, "An old paragraph with a [link](b.md).", "Keep it.")
     _ok("-C", root, "check")

@@ -80,6 +80,13 @@ class Message:
         return bool(self.msgstr) and not self.obsolete
 
     @property
+    def unattached(self) -> bool:
+        """A current entry without ``#:`` references, read from a file: it belongs to no segment (kbtrans writes
+        references on every segment's entry; xliff2po gives ``#~`` entries back so), obsolete in all but its
+        ``#~``, which the next rewrite of the catalog gives it back."""
+        return not self.obsolete and not self.references
+
+    @property
     def fallback(self) -> bool:
         """Machine translation kept the source text because the model's output was unusable: ``fuzzy``, the
         msgstr is the msgid and a ``#. kbtrans-mt-repair: … source text kept`` comment says so. Not a translation
