@@ -1,13 +1,16 @@
-"""Translators' tools over every catalog of the sample KB and of every corpus in ../shared/corpora (issue 8,
-"Must show" 1): GNU msgcat (default width and --no-wrap), msgmerge --previous, msgattrib --clear-fuzzy,
-polib's save(), Babel's read_po/write_po and translate-toolkit's po2xliff → xliff2po.
+"""Translators' tools over every catalog of the sample KB, a small KB of edge cases and every corpus in
+../shared/corpora (issue 8, "Must show" 1): GNU msgcat (default width and --no-wrap), msgmerge --previous,
+msgattrib --clear-fuzzy, polib's save(), Babel's read_po/write_po and translate-toolkit's po2xliff → xliff2po.
 
 The catalogs are first put in the state a team's catalogs are in: machine translations (the pseudo engine;
 the sample KB keeps its human ones), reviewed and untranslated entries, fuzzy ones with a ``#|`` previous
 msgid, translator comments, a translator's msgctxt and an obsolete entry. After a tool has rewritten every
-catalog: ``kbtrans check`` exits 0, ``extract`` writes nothing, ``build --strict`` writes byte for byte what
-it wrote before, and no translation, translator comment or flag is lost. Then one note is edited: ``extract``
-rewrites that note's catalog only, in the tool's entry order, with everything the tool kept.
+catalog: it kept every translation, translator comment and flag but what it is known to lose itself
+(po_tools.EFFECTS, each checked to be really lost); ``kbtrans check`` exits 0, ``extract`` writes nothing,
+``build --strict`` writes byte for byte what it wrote before, so does ``build --reviewed-only`` (after
+``msgattrib --clear-fuzzy``, which reviews every translation: the full build), and ``stats`` counts the same
+(after it: machine and fuzzy counted as reviewed). Then one note is edited: ``extract`` rewrites that note's
+catalog only, in the tool's entry order, losing nothing the tool kept.
 """
 
 from __future__ import annotations
