@@ -7,6 +7,7 @@ longer in the note become obsolete (``#~``), so a translation is never lost.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import re
@@ -77,6 +78,13 @@ class Message:
     @property
     def translated(self) -> bool:
         return bool(self.msgstr) and not self.obsolete
+
+    @property
+    def unattached(self) -> bool:
+        """A current entry without ``#:`` references, read from a file: it belongs to no segment (kbtrans writes
+        references on every segment's entry; xliff2po gives ``#~`` entries back so), obsolete in all but its
+        ``#~``, which the next rewrite of the catalog gives it back."""
+        return not self.obsolete and not self.references
 
     @property
     def fallback(self) -> bool:
@@ -634,8 +642,9 @@ def merge(path: Path, note: Note, lang: str, *, source_ref: str, project: str = 
                 continue  # an untranslated entry without comments carries no work
             if e.obsolete:
                 used.add(id(e))
-            else:
+            elif e.occurrences:  # an entry without references is already unattached (see _fingerprint)
                 n_obsolete += 1
+            e = copy.copy(e)  # old_po stays as it was read: _same_entries compares against it
             e.obsolete = True
             e.occurrences = []
             po.append(e)
@@ -688,19 +697,33 @@ def write(merged: Merged) -> bool:
 
 
 def _squeeze(text: str | None) -> str:
-    # a comment as a tool may re-wrap it (polib and Babel wrap `#.` lines)
-    return " ".join(text.split()) if text else ""
+    # a comment as a tool may re-wrap it: polib and Babel wrap `#.` lines, at spaces and after hyphens
+    # ("СМД-" / "методологии"), so no whitespace is compared
+    return "".join(text.split()) if text else ""
 
 
 def _fingerprint(po: polib.POFile) -> Counter[tuple[object, ...]]:
     """What makes two catalogs different to kbtrans: not the order of entries or flags, wrapping, or
-    ``md-text``; a ``#|`` previous msgid only on a fuzzy entry (where editors show it)."""
+    ``md-text``; a ``#|`` previous msgid only on a fuzzy entry (where editors show it). A current entry without
+    ``#:`` references is attached to no segment: it counts as the obsolete entry it was (po2xliff → xliff2po
+    turns ``#~`` entries into current ones without references)."""
     return Counter(
         (e.msgctxt, e.msgid, e.msgstr, frozenset(e.flags) - {MD_FLAG}, _squeeze(e.comment), _squeeze(e.tcomment),
-         e.previous_msgid if "fuzzy" in e.flags else None, bool(e.obsolete),
-         tuple(sorted(_occurrences_key(e.occurrences).split())))
+         e.previous_msgid if "fuzzy" in e.flags else None, bool(e.obsolete) or not e.occurrences,
+         _ref_lines(_occurrences_key(e.occurrences).split()))
         for e in po if e.msgid
     )
+
+
+_REF_LINE = re.compile(r":(\d+)$")
+
+
+def _ref_lines(references: Iterable[str]) -> tuple[int, ...]:
+    """The note lines of an entry's ``#:`` references, sorted, each once: what staleness compares. A catalog
+    is one note's, so the file part is not compared: GNU gettext 0.21 rewrites ``⁨a b.md⁩:17 ⁨a b.md⁩:26`` (a
+    name with a space, in Unicode isolates) as ``⁨a b.md⁩:17 b.md⁩:26``; and it writes a reference once, where
+    kbtrans writes ``x.md:80 x.md:80`` for a text twice on line 80 (two table cells)."""
+    return tuple(sorted({int(m.group(1)) for r in references if (m := _REF_LINE.search(r))}))
 
 
 def _occurrences_key(occurrences: list[tuple[str, str]]) -> str:
@@ -754,17 +777,17 @@ def difference(path: Path, note: Note, *, source_ref: str) -> Difference | None:
         if not m.obsolete:
             have.setdefault(m.msgid, m)
     texts = {text for text, _ in groups}
-    occurrence_file = _occurrence_file(source_ref)
     missing = [(f"line {segs[0].line}", text) for text, segs in groups if text not in have]
-    extra = [(f"PO line {m.line}", m.msgid) for m in have.values() if m.msgid not in texts]
+    # an entry without references is attached to no segment: obsolete in all but its `#~` (see _fingerprint)
+    extra = [(f"PO line {m.line}", m.msgid) for m in have.values() if m.msgid not in texts and m.references]
     moved = []
     for text, segs in groups:
         entry = have.get(text)
         if entry is None:
             continue
-        refs = " ".join(f"{occurrence_file}:{s.line}" for s in segs).split()
-        if sorted(refs) != sorted(entry.references):
-            moved.append((f"PO line {entry.line} (the note has {', '.join(str(s.line) for s in segs)})", text))
+        lines = tuple(sorted({s.line for s in segs}))
+        if lines != _ref_lines(entry.references):
+            moved.append((f"PO line {entry.line} (the note has {', '.join(map(str, lines))})", text))
     parts = []
     if missing:
         parts.append(f"{_count(len(missing), 'segment of the note is', 'segments of the note are')} not in the "

@@ -669,7 +669,7 @@ def _check_catalog(cfg: Config, rel: str, note_lang: str, get_note: Callable[[],
     elif differs is not None:
         issues.append(Issue(ERROR, "catalog-stale", name, None, "", f"out of date with {ref}: {differs.message}",
                             "run `kbtrans extract` and review the new and fuzzy entries"))
-    todo = [m for m in messages if not m.obsolete and m.msgstr]
+    todo = [m for m in messages if not m.obsolete and not m.unattached and m.msgstr]
     if not todo:
         return issues, 0
     segs: dict[str, Segment] = {}

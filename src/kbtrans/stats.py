@@ -187,11 +187,11 @@ def category(m: catalog.Message) -> str:
 
 
 def count(messages: Iterable[catalog.Message]) -> tuple[Counts, Counts]:
-    """(entries, msgid words) per category of ``messages``."""
+    """(entries, msgid words) per category of ``messages`` (read from a catalog: an unattached entry is obsolete)."""
     seg = dict.fromkeys(CATEGORIES, 0)
     words = dict.fromkeys(CATEGORIES, 0)
     for m in messages:
-        c = category(m)
+        c = "obsolete" if m.unattached else category(m)
         seg[c] += 1
         words[c] += len(m.msgid.split())
     return Counts(**seg), Counts(**words)
