@@ -8,11 +8,15 @@ is never touched.
 1. Translation memory: a msgid already reviewed (non-fuzzy) in another catalog of the same locale is
    reused, marked fuzzy (its context may differ) with ``#. kbtrans-mt: memory <that catalog>``.
 2. A text with nothing to translate (only markup, numbers or do-not-translate terms) is copied.
-3. Everything else is grouped by direction (source → target) across the whole knowledge base,
-   de-duplicated (by masked text), its markup protected (:mod:`kbtrans.placeholders`, soft line breaks joined), and sent
-   to the engine as one stream per direction. As results arrive they are restored, repaired and
-   validated, and written into their catalogs (fuzzy, ``#. kbtrans-mt: <engine provenance>``, plus
-   ``#. kbtrans-mt-repair: …`` when placeholders were repaired).
+3. Everything else is grouped by direction (source → target), de-duplicated (by masked text), its markup
+   protected (:mod:`kbtrans.placeholders`, soft line breaks joined), and sent to the engine as one stream
+   per direction. As results arrive they are restored, repaired and validated, and written into their
+   catalogs (fuzzy, ``#. kbtrans-mt: <engine provenance>``, plus ``#. kbtrans-mt-repair: …`` when
+   placeholders were repaired).
+
+Notes are taken :data:`CHUNK_NOTES` at a time, so a run holds a bounded number of notes and catalogs
+however large the knowledge base is; what must span the run (the translation memory, each distinct text's
+engine output) lives in a temporary SQLite database, so a text is sent to the engine once per run.
 
 Catalogs are written atomically at least every :data:`FLUSH_SECONDS` of work and at the end — also
 when the run is interrupted or the engine fails — so a re-run resumes where this one stopped.
@@ -22,9 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +38,8 @@ from kbtrans.config import Config
 from kbtrans.errors import KbtransError
 from kbtrans.model import Segment
 
+#: Notes read, translated and saved together (what a run holds at a time).
+CHUNK_NOTES = 500
 #: Dirty catalogs are written at least this often (seconds of work).
 FLUSH_SECONDS = 3.0
 #: Extracted-comment prefix of machine-translation provenance.
@@ -132,25 +139,63 @@ def _wanted(m: catalog.Message, refresh: bool) -> bool:
             and any(c.startswith(MT_PREFIX) for c in m.comments))
 
 
-def _memory(cfg: Config, lang: str, wanted: set[str]) -> dict[str, tuple[str, Path]]:
-    """msgid → (reviewed translation, catalog) over every catalog of ``lang`` (most frequent wins), for the
-    msgids ``wanted`` only (what is held grows with the work to do, not with the KB)."""
-    root = cfg.locales_dir / lang / "LC_MESSAGES"
-    seen: dict[str, Counter[str]] = {}
-    where: dict[tuple[str, str], Path] = {}
-    if not root.is_dir():
-        return {}
-    for path in sorted(root.rglob("*.po")):
-        for m in catalog.read(path):
-            if m.obsolete or m.fuzzy or not m.msgstr or m.msgctxt is not None or m.msgid not in wanted:
-                continue
-            seen.setdefault(m.msgid, Counter())[m.msgstr] += 1
-            where.setdefault((m.msgid, m.msgstr), path)
-    out = {}
-    for msgid, counts in seen.items():
-        msgstr = counts.most_common(1)[0][0]
-        out[msgid] = (msgstr, where[(msgid, msgstr)])
-    return out
+class _Scratch:
+    """What a run keeps across its chunks of notes, in a private temporary SQLite database (on disk, deleted
+    when closed, even after ``kill -9``), so that memory stays flat however large the knowledge base is:
+
+    * the translation memory: every reviewed (non-fuzzy) translation of a language, read once, on the first
+      chunk that needs it;
+    * each distinct masked text's engine output per direction, so a text met again in a later chunk is neither
+      sent nor counted twice;
+    * the variants (msgid, reference labels) whose repair or fallback was counted already.
+    """
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.db = sqlite3.connect("")  # "": a private temporary database that SQLite deletes itself
+        self.db.executescript(
+            "CREATE TABLE memory (lang TEXT, msgid TEXT, msgstr TEXT, path TEXT);"
+            "CREATE TABLE outputs (direction TEXT, text TEXT, output TEXT, PRIMARY KEY (direction, text));"
+            "CREATE TABLE counted (direction TEXT, msgid TEXT, refs TEXT, PRIMARY KEY (direction, msgid, refs));")
+        self.loaded: set[str] = set()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _load_memory(self, lang: str) -> None:
+        self.loaded.add(lang)
+        root = self.cfg.locales_dir / lang / "LC_MESSAGES"
+        if not root.is_dir():
+            return
+        for path in sorted(root.rglob("*.po")):
+            rows = [(lang, m.msgid, m.msgstr, str(path)) for m in catalog.read(path)
+                    if not (m.obsolete or m.fuzzy or not m.msgstr or m.msgctxt is not None)]
+            self.db.executemany("INSERT INTO memory VALUES (?, ?, ?, ?)", rows)
+        self.db.execute(f"CREATE INDEX IF NOT EXISTS memory_{len(self.loaded)} ON memory (lang, msgid)")
+
+    def memory(self, lang: str, msgid: str) -> tuple[str, Path] | None:
+        """The reviewed translation of ``msgid`` in ``lang`` (most frequent wins, then the first catalog in
+        path order) and the catalog it was found in."""
+        if lang not in self.loaded:
+            self._load_memory(lang)
+        row = self.db.execute(
+            "SELECT msgstr, path, MIN(rowid) AS first, COUNT(*) AS n FROM memory WHERE lang = ? AND msgid = ? "
+            "GROUP BY msgstr ORDER BY n DESC, first LIMIT 1", (lang, msgid)).fetchone()
+        return None if row is None else (row[0], Path(row[1]))
+
+    def output(self, direction: str, text: str) -> str | None:
+        row = self.db.execute("SELECT output FROM outputs WHERE direction = ? AND text = ?",
+                              (direction, text)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_output(self, direction: str, text: str, output: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?)", (direction, text, output))
+
+    def first_count(self, direction: str, key: tuple[str, frozenset[str]]) -> bool:
+        """True the first time the variant ``key`` is counted in ``direction``."""
+        cur = self.db.execute("INSERT OR IGNORE INTO counted VALUES (?, ?, ?)",
+                              (direction, key[0], "\n".join(sorted(key[1]))))
+        return cur.rowcount == 1
 
 
 class _Writer:
@@ -199,12 +244,20 @@ class _Writer:
                                + "\nFix them and run `kbtrans translate` again.")
 
 
+def _chunks(rels: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(rels), size):
+        yield rels[i:i + size]
+
+
 def translate(cfg: Config, options: Options = Options(), progress: Progress | None = None, *,
               kb_lock: lock.KbLock | None = None) -> TranslateReport:
     """Fill the catalogs of ``cfg``'s knowledge base with machine translation (see the module docstring).
 
-    ``progress(done, total)`` is called with counts of distinct texts sent to the engine. The knowledge
-    base's lock (``kb_lock``, by default one that waits) is held only while catalogs are saved.
+    Notes are taken :data:`CHUNK_NOTES` at a time: their catalogs are read, translated and written before
+    the next chunk is read, so memory does not grow with the knowledge base; a text met in an earlier chunk
+    is not sent again. ``progress(done, total)`` is called with counts of distinct texts sent to the engine
+    (``total`` grows as chunks are read). The knowledge base's lock (``kb_lock``, by default one that waits)
+    is held only while catalogs are saved.
     """
     started = time.monotonic()
     kb = lock.for_command(cfg.cache_dir, "translate", kb_lock)
@@ -214,111 +267,165 @@ def translate(cfg: Config, options: Options = Options(), progress: Progress | No
         kb.wait = True  # a later save waits for an extract or build that started meanwhile: the work is done
     langs = cfg.select_languages(options.languages)
     rels = _select(project.inventory(cfg).notes, options.notes)
-    keep = glossary.load(cfg).keep
-    comments = not cfg.translate_comments
-
-    items: list[_Item] = []
-    missing: list[Path] = []
-    n_catalogs = 0
-    for rel in rels:
-        note = project.load_note(cfg, rel)
-        by_text: dict[str, list[Segment]] = {}
-        for seg in note.entries:
-            by_text.setdefault(seg.text, []).append(seg)
-        for lang in project.targets(cfg, note):
-            if lang not in langs:
-                continue
-            path = catalog.catalog_path(cfg.locales_dir, lang, note.stem)
-            if not path.exists():
-                if note.entries:
-                    missing.append(path)
-                continue
-            n_catalogs += 1
-            for m in catalog.read(path):
-                if _wanted(m, options.refresh):
-                    items.append(_Item(path, note.lang, lang, m.msgid, tuple(by_text.get(m.msgid, ())),
-                                       note.references, m.msgstr))
-
-    # 1. Translation memory.
-    writer = _Writer(cfg.wrap, kb)
-    memories = {lang: _memory(cfg, lang, {it.msgid for it in items if it.target == lang})
-                for lang in sorted({it.target for it in items})}
-    to_engine: list[_Item] = []
-    n_memory = 0
-    for it in items:
-        hit = memories[it.target].get(it.msgid)
-        if hit is not None and placeholders.valid(it.msgid, hit[0], it.segments, source_lang=it.source,
-                                                  target_lang=it.target, comments=comments,
-                                                  references=it.references):
-            writer.add(it, hit[0], f"{MT_PREFIX} memory {cfg.display(hit[1])}")
-            n_memory += 1
-        else:
-            to_engine.append(it)
-
-    # 2. Texts with nothing to translate (only markup, numbers, do-not-translate terms) are copied;
-    # 3. the rest goes to the engine: one stream per direction, de-duplicated by masked text.
-    # (A msgid is masked once per set of shortcut reference links it holds: those depend on the note.)
-    streams: dict[tuple[str, str], dict[str, dict[tuple[str, frozenset[str]],
-                                                  tuple[placeholders.Masked, list[_Item]]]]] = {}
-    masks: dict[tuple[str, frozenset[str]], placeholders.Masked] = {}
-    n_copied = 0
-    for it in to_engine:
-        refs = frozenset(markup.shortcut_references(it.msgid, it.references))
-        key = (it.msgid, refs)
-        mask = masks.get(key)
-        if mask is None:
-            mask = masks[key] = placeholders.protect(it.msgid, keep_terms=keep, comments=comments,
-                                                     references=it.references)
-        if not mask.has_text:
-            writer.add(it, it.msgid, f"{MT_PREFIX} copied (nothing to translate)")
-            n_copied += 1
-            continue
-        variants = streams.setdefault((it.source, it.target), {}).setdefault(mask.text, {})
-        variants.setdefault(key, (mask, []))[1].append(it)
-    total = sum(len(g) for g in streams.values())
-    # A missing model fails here, before anything is written.
-    engine = engines.create(options.engine or cfg.engine, cfg, fast=options.fast) if streams else None
-
-    done = repaired = fallbacks = translated = 0
+    run = _Run(cfg, options, progress, kb)
     try:
-        writer.flush()
-        if progress is not None:
-            progress(0, total)
+        for chunk in _chunks(rels, CHUNK_NOTES):
+            run.chunk(chunk, langs)
+    except BaseException:
+        with contextlib.suppress(KbtransError):  # save what can be saved; the first error is the one to report
+            run.writer.flush()
+        raise
+    finally:
+        run.scratch.close()
+    run.writer.flush()
+    return TranslateReport(
+        notes=len(rels), catalogs=run.n_catalogs, todo=run.todo, memory=run.n_memory, copied=run.n_copied,
+        translated=run.translated, unique=run.total, repaired=run.repaired, fallbacks=run.fallbacks,
+        directions=dict(run.directions), written=tuple(sorted(run.writer.written)), missing=tuple(run.missing),
+        engine=run.engine.name if run.engine is not None else "", seconds=time.monotonic() - started,
+    )
+
+
+class _Run:
+    """One ``translate`` run, fed a chunk of notes at a time; counts add up over the chunks."""
+
+    def __init__(self, cfg: Config, options: Options, progress: Progress | None, kb: lock.KbLock) -> None:
+        self.cfg = cfg
+        self.options = options
+        self.progress = progress
+        self.keep = glossary.load(cfg).keep
+        self.comments = not cfg.translate_comments
+        self.writer = _Writer(cfg.wrap, kb)
+        self.scratch = _Scratch(cfg)
+        self.engine: engines.Engine | None = None
+        self.missing: list[Path] = []
+        self.directions: Counter[str] = Counter()
+        self.n_catalogs = self.todo = self.n_memory = self.n_copied = 0
+        self.done = self.total = self.repaired = self.fallbacks = self.translated = 0
+
+    def _items(self, rels: Sequence[str], langs: Sequence[str]) -> list[_Item]:
+        items: list[_Item] = []
+        for rel in rels:
+            note = project.load_note(self.cfg, rel)
+            by_text: dict[str, list[Segment]] = {}
+            for seg in note.entries:
+                by_text.setdefault(seg.text, []).append(seg)
+            for lang in project.targets(self.cfg, note):
+                if lang not in langs:
+                    continue
+                path = catalog.catalog_path(self.cfg.locales_dir, lang, note.stem)
+                if not path.exists():
+                    if note.entries:
+                        self.missing.append(path)
+                    continue
+                self.n_catalogs += 1
+                for m in catalog.read(path):
+                    if _wanted(m, self.options.refresh):
+                        items.append(_Item(path, note.lang, lang, m.msgid, tuple(by_text.get(m.msgid, ())),
+                                           note.references, m.msgstr))
+        return items
+
+    def chunk(self, rels: Sequence[str], langs: Sequence[str]) -> None:
+        """Translate the catalogs of the notes ``rels`` and save them."""
+        items = self._items(rels, langs)
+        self.todo += len(items)
+        cfg, writer, scratch, comments = self.cfg, self.writer, self.scratch, self.comments
+
+        # 1. Translation memory.
+        to_engine: list[_Item] = []
+        for it in items:
+            hit = scratch.memory(it.target, it.msgid)
+            if hit is not None and placeholders.valid(it.msgid, hit[0], it.segments, source_lang=it.source,
+                                                      target_lang=it.target, comments=comments,
+                                                      references=it.references):
+                writer.add(it, hit[0], f"{MT_PREFIX} memory {cfg.display(hit[1])}")
+                self.n_memory += 1
+            else:
+                to_engine.append(it)
+
+        # 2. Texts with nothing to translate (only markup, numbers, do-not-translate terms) are copied;
+        # 3. the rest goes to the engine: one stream per direction, de-duplicated by masked text.
+        # (A msgid is masked once per set of shortcut reference links it holds: those depend on the note.)
+        streams: dict[tuple[str, str], dict[str, dict[tuple[str, frozenset[str]],
+                                                      tuple[placeholders.Masked, list[_Item]]]]] = {}
+        masks: dict[tuple[str, frozenset[str]], placeholders.Masked] = {}
+        for it in to_engine:
+            refs = frozenset(markup.shortcut_references(it.msgid, it.references))
+            key = (it.msgid, refs)
+            mask = masks.get(key)
+            if mask is None:
+                mask = masks[key] = placeholders.protect(it.msgid, keep_terms=self.keep, comments=comments,
+                                                         references=it.references)
+            if not mask.has_text:
+                writer.add(it, it.msgid, f"{MT_PREFIX} copied (nothing to translate)")
+                self.n_copied += 1
+                continue
+            variants = streams.setdefault((it.source, it.target), {}).setdefault(mask.text, {})
+            variants.setdefault(key, (mask, []))[1].append(it)
+        del masks, to_engine, items
+
+        # Texts sent in an earlier chunk are answered from what the engine said then.
+        todo: dict[tuple[str, str], list[str]] = {}
         for (src, tgt), stream in streams.items():
-            assert engine is not None
-            texts = list(stream)
-            provenance = f"{MT_PREFIX} {engine.provenance(src, tgt)}"
+            direction = f"{src}→{tgt}"
+            texts = todo[(src, tgt)] = []
+            for text in stream:
+                output = scratch.output(direction, text)
+                if output is None:
+                    texts.append(text)
+                else:
+                    self._fill(src, tgt, stream[text], output, None)
+            self.directions[direction] += len(texts)
+            self.total += len(texts)
+        if self.engine is None and any(todo.values()):
+            # A missing model fails here, before anything of this chunk is written (a re-run redoes it).
+            try:
+                self.engine = engines.create(self.options.engine or cfg.engine, cfg, fast=self.options.fast)
+            except BaseException:
+                writer.pending.clear()
+                raise
+        writer.flush()
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+        for (src, tgt), texts in todo.items():
+            if not texts:
+                continue
+            assert self.engine is not None
+            stream = streams[(src, tgt)]
+            direction = f"{src}→{tgt}"
+            provenance = f"{MT_PREFIX} {self.engine.provenance(src, tgt)}"
             answered: set[int] = set()
-            for i, output in engine.translate(texts, src, tgt):
+            for i, output in self.engine.translate(texts, src, tgt):
                 if i in answered or not 0 <= i < len(texts):
                     continue
                 answered.add(i)
-                for masked, group in stream[texts[i]].values():
-                    restored = placeholders.restore(output, masked, segments=[s for it in group for s in it.segments],
-                                                    source_lang=src, target_lang=tgt,
-                                                    references=frozenset().union(*(it.references for it in group)))
-                    comment = provenance
-                    if restored.repairs:
-                        repaired += 1
-                        comment += f"\n{REPAIR_PREFIX} {restored.comment}"
-                    fallbacks += restored.fallback
-                    for it in group:
-                        writer.add(it, restored.text, comment)
-                        translated += 1
-                done += 1
-                if progress is not None:
-                    progress(done, total)
+                scratch.put_output(direction, texts[i], output)
+                self._fill(src, tgt, stream[texts[i]], output, provenance)
+                self.done += 1
+                if self.progress is not None:
+                    self.progress(self.done, self.total)
                 writer.maybe_flush()
-    except BaseException:
-        with contextlib.suppress(KbtransError):  # save what can be saved; the first error is the one to report
-            writer.flush()
-        raise
-    writer.flush()
+        writer.flush()
 
-    return TranslateReport(
-        notes=len(rels), catalogs=n_catalogs, todo=len(items), memory=n_memory, copied=n_copied,
-        translated=translated, unique=total, repaired=repaired, fallbacks=fallbacks,
-        directions={f"{s}→{t}": len(g) for (s, t), g in streams.items()},
-        written=tuple(sorted(writer.written)), missing=tuple(missing),
-        engine=engine.name if engine is not None else "", seconds=time.monotonic() - started,
-    )
+    def _fill(self, src: str, tgt: str, variants: dict[tuple[str, frozenset[str]],
+                                                        tuple[placeholders.Masked, list[_Item]]],
+              output: str, provenance: str | None) -> None:
+        """Restore the engine's ``output`` into every variant of one masked text and queue the fills."""
+        assert self.engine is not None or provenance is None
+        if provenance is None:  # answered in an earlier chunk: the engine exists
+            assert self.engine is not None
+            provenance = f"{MT_PREFIX} {self.engine.provenance(src, tgt)}"
+        direction = f"{src}→{tgt}"
+        for key, (masked, group) in variants.items():
+            restored = placeholders.restore(output, masked, segments=[s for it in group for s in it.segments],
+                                            source_lang=src, target_lang=tgt,
+                                            references=frozenset().union(*(it.references for it in group)))
+            comment = provenance
+            first = self.scratch.first_count(direction, key)
+            if restored.repairs:
+                self.repaired += first
+                comment += f"\n{REPAIR_PREFIX} {restored.comment}"
+            self.fallbacks += int(first and restored.fallback)
+            for it in group:
+                self.writer.add(it, restored.text, comment)
+                self.translated += 1
