@@ -29,7 +29,7 @@ import fnmatch
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -244,6 +244,18 @@ class _Writer:
                                + "\nFix them and run `kbtrans translate` again.")
 
 
+def _distinct(segments: Iterable[Segment]) -> list[Segment]:
+    """One segment of each shape: validation does not depend on where in the KB a segment is (the same
+    heading in 5,000 notes is checked once), only on what it is."""
+    seen: dict[tuple[object, ...], Segment] = {}
+    for seg in segments:
+        first = seg.spans[0].line if seg.spans else 0
+        key = (seg.text, seg.kind, seg.section, seg.single_line, seg.translatable, seg.quote,
+               tuple((sp.line - first, sp.start, sp.end) for sp in seg.spans))
+        seen.setdefault(key, seg)
+    return list(seen.values())
+
+
 def _chunks(rels: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for i in range(0, len(rels), size):
         yield rels[i:i + size]
@@ -417,7 +429,7 @@ class _Run:
             provenance = f"{MT_PREFIX} {self.engine.provenance(src, tgt)}"
         direction = f"{src}→{tgt}"
         for key, (masked, group) in variants.items():
-            restored = placeholders.restore(output, masked, segments=[s for it in group for s in it.segments],
+            restored = placeholders.restore(output, masked, segments=_distinct(s for it in group for s in it.segments),
                                             source_lang=src, target_lang=tgt,
                                             references=frozenset().union(*(it.references for it in group)))
             comment = provenance
