@@ -97,3 +97,15 @@ def test_serial_build_plans_each_note_once(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(project, "load_note", counting)
     build(config.load(tmp_path), jobs=1)
     assert sorted(calls) == sorted(f"n{i}.md" for i in range(parallel.MIN_PARALLEL + 2))
+
+
+def test_a_spilled_segment_comes_back_equal() -> None:
+    """Segments and spans pickle as plain tuples (``__reduce__``): every field, defaults or not, survives."""
+    from kbtrans.model import Segment, Span
+
+    items = [Segment("a\nb", "front matter: title", "§", (Span(3, 2, 5), Span(4, 0, 1)), single_line=True,
+                     translatable=False, quote="'"),
+             Segment("c", "paragraph", "", (Span(0, 0, 1),))]
+    stash: parallel.Stash[list[Segment]] = parallel.Stash(limit=0)
+    stash.put("x", items, 10)
+    assert stash.pop("x") == items
