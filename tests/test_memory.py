@@ -127,21 +127,22 @@ def test_check_json_of_the_sample_kb_is_the_reports_json(sample_kb: Path, cli: C
     assert result.stdout == json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n"
 
 
+@pytest.mark.slow
 def test_streamed_build_writes_what_one_process_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Outputs are unchanged by the streaming: a KB with machine-translated headings (so every anchor into
     another note is rewritten) is built cold and again after 60 notes changed, by workers that get a few
     notes per message, keep a few heading maps at a time (read back from the build state) and save their
     records in small batches, and the result is byte-identical to one process' cold build, and to a build
-    whose state cannot stage the heading maps (kept in memory then). The issue asks for 2,000 notes;
-    ``KBTRANS_MEMORY_NOTES=2000`` runs that (minutes), the default 300 with limits small enough that the
-    same paths run (batches, cache evictions, spilled notes) keeps the suite fast."""
+    whose state cannot stage the heading maps (kept in memory then). On 2,000 notes, as the issue asks
+    (minutes); ``KBTRANS_MEMORY_NOTES=300`` keeps a development run fast (the limits are small enough that the
+    same paths run: batches, cache evictions, spilled notes)."""
     import os
     import shutil
 
     from kbtrans import build, config, extract, parallel, state, translate
 
     bench = _bench()
-    n = int(os.environ.get("KBTRANS_MEMORY_NOTES", "300"))
+    n = int(os.environ.get("KBTRANS_MEMORY_NOTES", "2000"))
     root = tmp_path / "kb"
     bench.generate(root, n)  # type: ignore[attr-defined]
     extract.extract(config.load(root), jobs=2)
@@ -188,18 +189,19 @@ def test_streamed_build_writes_what_one_process_writes(tmp_path: Path, monkeypat
     assert runs["streamed"] == runs["in memory"] == (cold_reference, edited_reference)
 
 
+@pytest.mark.slow
 def test_translating_in_chunks_writes_what_one_chunk_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``translate`` takes a few notes at a time (its memory stays flat); the catalogs it writes and what it
     reports are those of one pass over the whole KB: a text met in an earlier chunk is answered, not sent
-    again, and the translation memory holds reviewed entries of notes of any chunk. The issue asks for
-    2,000 notes; ``KBTRANS_MEMORY_NOTES`` sets the count (default 300: the same paths, a faster suite)."""
+    again, and the translation memory holds reviewed entries of notes of any chunk. On 2,000 notes, as
+    the issue asks; ``KBTRANS_MEMORY_NOTES=300`` keeps a development run fast (the same paths)."""
     import os
     import shutil
 
     from kbtrans import config, extract, translate
 
     bench = _bench()
-    n = int(os.environ.get("KBTRANS_MEMORY_NOTES", "300"))
+    n = int(os.environ.get("KBTRANS_MEMORY_NOTES", "2000"))
     root = tmp_path / "kb"
     bench.generate(root, n)  # type: ignore[attr-defined]
     extract.extract(config.load(root), jobs=2)
