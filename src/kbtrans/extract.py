@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 from kbtrans import catalog, lock, parallel, project, state
 from kbtrans.config import Config
 from kbtrans.errors import KbtransError
 from kbtrans.model import Note
 
+_NO_BASES: dict[str, str] = {}
+#: Records saved per transaction while the catalogs are written.
+SAVE_BATCH = 1000
 #: A renamed note is recognised when at least this share of its texts is in an orphaned catalog.
 RENAME_OVERLAP = 0.5
 
@@ -87,24 +91,35 @@ def _one(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, str]]) -> _Do
         return exc
 
 
-#: Catalogs merged in this process (a sticky worker, or the only process), waiting to be written.
-_STASH: parallel.Stash[list[catalog.Merged]] = parallel.Stash()
+#: Catalogs merged in this process (a sticky worker, or the only process), with their note's language,
+#: waiting to be written.
+_STASH: parallel.Stash[tuple[str, list[catalog.Merged]]] = parallel.Stash()
 
 
-def _merge_and_stash(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, str]]) -> _Done | KbtransError:
+def _merge_and_stash(cfg: Config, no_obsolete: bool, job: tuple[str, dict[str, str]]) -> KbtransError | None:
+    """Merge the note's catalogs and keep them in this process; only an error goes back to the parent."""
     done = _one(cfg, no_obsolete, job)
     if isinstance(done, KbtransError):
         return done
     # A catalog's text in memory: up to 2 bytes a character (Cyrillic), plus the objects around it.
-    _STASH.put(done.rel, done.merged, sum(2 * len(m.text or "") + 512 for m in done.merged))
-    return _Done(done.rel, done.lang, done.digest, [replace(m, text=None) for m in done.merged])
+    _STASH.put(done.rel, (done.lang, done.merged), sum(2 * len(m.text or "") + 512 for m in done.merged))
+    return None
 
 
-def _write_stashed(cfg: Config, rel: str) -> tuple[list[bool], list[str], str]:
-    """Write the note's merged catalogs: (written?, stamp) per catalog, and the note's stamp."""
-    merged = _STASH.pop(rel)
-    written = [catalog.write(m) for m in merged]
-    return written, [state.stamp(m.path) for m in merged], state.stamp(cfg.content_dir / rel)
+class _Wrote(NamedTuple):
+    """What the parent gets back of a written note: its language and stamp, and per catalog what it did."""
+
+    lang: str
+    note_stamp: str
+    catalogs: list[tuple[catalog.Merged, bool, str]]
+    """(the merge without its text, written?, stamp of the catalog as written)."""
+
+
+def _write_stashed(cfg: Config, rel: str) -> _Wrote:
+    """Write the note's merged catalogs."""
+    lang, merged = _STASH.pop(rel)
+    return _Wrote(lang, state.stamp(cfg.content_dir / rel),
+                  [(replace(m, text=None), catalog.write(m), state.stamp(m.path)) for m in merged])
 
 
 def _find_renames(cfg: Config, todo: list[str], orphans: dict[str, list[Path]]) -> dict[str, dict[str, str]]:
@@ -162,46 +177,49 @@ def _extract(cfg: Config, inv: project.Inventory, store: state.ExtractState, no_
                 state.stamp(catalog.catalog_file(locales, lang, rel[:-3])) == st
                 for lang, st in seen.catalogs.items())):
             todo.append(rel)
-
+    notes = set(inv.notes)
+    gone = [rel for rel in previous if rel not in notes]
     orphans = {lang: catalog.orphan_catalogs(cfg.locales_dir, lang, stems) for lang in cfg.languages}
     bases = _find_renames(cfg, todo, orphans) if any(orphans.values()) and todo else {}
+    # The workers are forked below: what the parent holds then counts once more in each of them.
+    del previous, notes, stems
 
     # Each note's catalogs are merged and written by the same worker process (they stay there in
-    # between), and only once every note and catalog could be read.
+    # between), and only once every note and catalog could be read. The parent keeps a few counts and
+    # saves the records in batches as the catalogs are written.
     jobs_in = list(enumerate(todo))
-    with parallel.StickyPool(jobs, parallel=len(todo) >= parallel.MIN_PARALLEL) as pool:
-        try:
-            results = pool.run(partial(_merge_and_stash, cfg, no_obsolete),
-                               [(i, (rel, bases.get(rel, {}))) for i, rel in jobs_in])
-            errors = [r for r in results if isinstance(r, KbtransError)]
-            if errors:
-                raise errors[0]
-            writes = pool.run(partial(_write_stashed, cfg), jobs_in)
-        finally:
-            _STASH.clear()
-
     written: list[Path] = []
     created = new = fuzzy = obsolete = 0
     changed: dict[str, state.Extracted] = {}
-    for done, (wrote, stamps, note_stamp) in zip(results, writes, strict=True):
-        assert isinstance(done, _Done)
-        for m, w in zip(done.merged, wrote, strict=True):
-            if w:
-                written.append(m.path)
-                created += m.created
-                new += m.new
-                fuzzy += m.fuzzy
-                obsolete += m.obsolete
-        changed[done.rel] = state.Extracted(note_stamp, done.lang,
-                                            {m.lang: st for m, st in zip(done.merged, stamps, strict=True)})
+    renamed_now: dict[str, state.Extracted] = {}
+    with parallel.StickyPool(jobs, parallel=len(todo) >= parallel.MIN_PARALLEL) as pool:
+        try:
+            for error in pool.stream(partial(_merge_and_stash, cfg, no_obsolete),
+                                     [(i, (rel, bases.get(rel, _NO_BASES))) for i, rel in jobs_in]):
+                if error is not None:
+                    raise error
+            for rel, wrote in zip(todo, pool.stream(partial(_write_stashed, cfg), jobs_in), strict=True):
+                for m, w, _ in wrote.catalogs:
+                    if w:
+                        written.append(m.path)
+                        created += m.created
+                        new += m.new
+                        fuzzy += m.fuzzy
+                        obsolete += m.obsolete
+                # (a renamed note is recorded at the end, once its old catalog is removed)
+                (renamed_now if rel in bases else changed)[rel] = state.Extracted(
+                    wrote.note_stamp, wrote.lang, {m.lang: st for m, _, st in wrote.catalogs})
+                if len(changed) >= SAVE_BATCH:
+                    store.save(changed)
+                    changed = {}
+        finally:
+            _STASH.clear()
     renamed = []
     for rel, by_lang in bases.items():
         for lang, old in by_lang.items():
             Path(old).unlink(missing_ok=True)
             renamed.append((Path(old), catalog.catalog_path(cfg.locales_dir, lang, rel[:-3])))
-    notes = set(inv.notes)
-    gone = [rel for rel in previous if rel not in notes]
-    store.save(changed, gone)
+    store.save({**changed, **renamed_now}, gone)
     project.forget(cfg, gone)  # deleted notes: drop their segmentation cache too
     return ExtractReport(
         notes=len(inv.notes), written=tuple(written), created=created, new=new, fuzzy=fuzzy, obsolete=obsolete,
