@@ -738,12 +738,10 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
     for rel in inv.notes:
         note_stamp = state.stamp(f"{content}/{rel}")
         po = {lang: state.stamp(catalog.catalog_file(locales, lang, rel[:-3])) for lang in langs}
-        keys = {lang: f"{lang}/{rel}" for lang in langs}
-        for lang, key in keys.items():
-            stamps[key] = f"{note_stamp} {po[lang]}"
+        here = {f"{lang}/{rel}": f"{note_stamp} {po[lang]}" for lang in langs}
         # Rows are read one by one, and only where the stamp says they still hold.
-        rows = [store.get(key) if previous.get(key) == stamps[key] else None for key in keys.values()]
-        found = [_reuse(row, stamps[key]) for row, key in zip(rows, keys.values(), strict=True)]
+        rows = [store.get(key) if previous.get(key) == stamp else None for key, stamp in here.items()]
+        found = [_reuse(row, stamp) for row, stamp in zip(rows, here.values(), strict=True)]
         if all(f is not None for f in found):
             for lang, f, row in zip(langs, found, rows, strict=True):
                 assert f is not None and row is not None
@@ -756,6 +754,11 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
         fresh = frozenset(lang for lang in langs if known is not None and known.stamp == note_stamp
                           and po[lang] and known.catalogs.get(lang) == po[lang])
         work.append((rel, fresh, recorded_language(known, note_stamp)))
+        stamps.update(here)
+    notes = set(inv.notes)
+    gone = [key for key in previous if key.split("/", 1)[1] not in notes]
+    # The workers fork below: what the parent holds then counts once more in each of them.
+    del previous, seen, notes
     # Results are taken as they come and recorded in batches: the parent holds a bounded part of them.
     results = parallel.pmap(partial(_one, cfg, langs, g), work, jobs=jobs)
     changed: dict[str, state.Checked] = {}
@@ -772,8 +775,7 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
             key = f"{lang}/{rel}"
             changed[key] = state.Checked(stamps[key], json.dumps([_fields(i) for i in found_here],
                                                                  ensure_ascii=False), c, e)
-    notes = set(inv.notes)
-    store.save(changed, [key for key in previous if key.split("/", 1)[1] not in notes])
+    store.save(changed, gone)
     return catalogs, entries
 
 
