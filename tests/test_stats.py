@@ -120,6 +120,15 @@ def test_stats_api_and_folders(kb_states: Path) -> None:
     assert report.locale("en").segments.percent("reviewed") == pytest.approx(100 / 7)
 
 
+def test_json_is_written_a_note_at_a_time_as_one_document(cli, kb_states: Path) -> None:
+    """``stats --json`` streams its notes (flat memory) and prints exactly ``json.dumps(as_dict(), indent=2)``."""
+    report = stats_mod.stats(config.load(kb_states))
+    assert len(report.notes) == 3
+    for r in (report, stats_mod.StatsReport((), report.languages)):
+        assert "".join(r.json_chunks()) == json.dumps(r.as_dict(), ensure_ascii=False, indent=2)
+    assert cli("-C", kb_states, "stats", "--json").stdout == "".join(report.json_chunks()) + "\n"
+
+
 def test_terminal_bars(cli, kb_states: Path) -> None:
     r = cli("-C", kb_states, "stats")
     assert r.exit_code == 0, r.output

@@ -430,7 +430,6 @@ def stats(
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes (0 = all cores).")] = 0,
 ) -> None:
     """Segments and words per locale (and note): reviewed, machine, fuzzy, untranslated, obsolete."""
-    import json
 
     from kbtrans import stats as stats_mod
 
@@ -441,7 +440,9 @@ def stats(
     if chart is not None:
         stats_mod.chart(report, chart)
     if as_json:
-        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        for chunk in report.json_chunks():
+            sys.stdout.write(chunk)
+        sys.stdout.write("\n")
         return
     width = max([4, *(len(n.note) + 2 for n in report.notes)]) if by_note else 4
     for lang, total in report.locales.items():

@@ -22,7 +22,8 @@ header entry (empty msgid) is not counted. A note's catalogs are found under
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -49,7 +50,7 @@ DEFINITIONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Counts:
     """How many entries (or msgid words) fall into each category."""
 
@@ -99,7 +100,7 @@ def _sum(items: Iterable[Counts]) -> Counts:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NoteStats:
     """The statistics of one note's catalog in one locale."""
 
@@ -120,7 +121,7 @@ class NoteStats:
         return self.note.rsplit("/", 1)[0] if "/" in self.note else "."
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Total:
     """Summed statistics of a group of notes (a locale, a folder)."""
 
@@ -159,18 +160,34 @@ class StatsReport:
                 for f, rows in sorted(groups.items())}
 
     def as_dict(self) -> dict[str, Any]:
+        return {**self._head(), "notes": [self._note(n) for n in self.notes]}
+
+    def _head(self) -> dict[str, Any]:
         return {
             "definitions": DEFINITIONS,
             "locales": {
                 lang: {"notes": t.notes, "segments": t.segments.as_dict(), "words": t.words.as_dict("words")}
                 for lang, t in self.locales.items()
             },
-            "notes": [
-                {"locale": n.lang, "note": n.note, "catalog": n.catalog, "segments": n.segments.as_dict(),
-                 "words": n.words.as_dict("words")}
-                for n in self.notes
-            ],
         }
+
+    @staticmethod
+    def _note(n: NoteStats) -> dict[str, Any]:
+        return {"locale": n.lang, "note": n.note, "catalog": n.catalog, "segments": n.segments.as_dict(),
+                "words": n.words.as_dict("words")}
+
+    def json_chunks(self) -> Iterator[str]:
+        """``json.dumps(self.as_dict(), ensure_ascii=False, indent=2)``, a note at a time (a KB of 100,000
+        notes would otherwise hold its whole JSON document, several times over, in memory)."""
+        head = json.dumps(self._head(), ensure_ascii=False, indent=2)
+        if not self.notes:
+            yield head[:-2] + ',\n  "notes": []\n}'
+            return
+        yield head[:-2] + ',\n  "notes": ['
+        for i, n in enumerate(self.notes):
+            item = json.dumps(self._note(n), ensure_ascii=False, indent=2).replace("\n", "\n    ")
+            yield ("\n    " if i == 0 else ",\n    ") + item
+        yield "\n  ]\n}"
 
 
 def category(m: catalog.Message) -> str:
