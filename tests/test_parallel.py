@@ -109,3 +109,27 @@ def test_a_spilled_segment_comes_back_equal() -> None:
     stash: parallel.Stash[list[Segment]] = parallel.Stash(limit=0)
     stash.put("x", items, 10)
     assert stash.pop("x") == items
+
+
+def test_early_pool_starts_its_workers_at_once_and_maps_in_order() -> None:
+    with parallel.early_pool(parallel.PREFORK_NOTES, 2) as pool:
+        assert pool is not None and len(pool._processes) == 2  # forked before any item is known
+        items = list(range(200))
+        assert list(parallel.pmap(_fail, items[8:], jobs=2, pool=pool)) == items[8:]
+    with parallel.early_pool(parallel.PREFORK_NOTES - 1, 2) as small:
+        assert small is None
+
+
+def test_check_and_stats_on_an_early_pool_report_what_they_report_without(
+        sample_kb: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    def run(prefork: int) -> tuple[str, str]:
+        monkeypatch.setattr(parallel, "PREFORK_NOTES", prefork)
+        monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+        shutil.rmtree(sample_kb / ".kbtrans", ignore_errors=True)
+        return (cli("-C", sample_kb, "check", "--format", "json", "-j", "2").stdout,
+                cli("-C", sample_kb, "stats", "--json", "-j", "2").stdout)
+
+    early, late = run(1), run(10**9)
+    assert early == late and '"issues"' in early[0] and '"notes"' in early[1]

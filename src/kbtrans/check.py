@@ -729,54 +729,56 @@ def _check_notes(cfg: Config, inv: project.Inventory, langs: tuple[str, ...], g:
     return (catalogs, entries) examined."""
     from kbtrans.extract import recorded, recorded_language
 
-    previous = store.stamps()
-    seen = recorded(cfg)
-    content, locales = str(cfg.content_dir), str(cfg.locales_dir)
-    work: list[tuple[str, frozenset[str], str | None]] = []
-    stamps: dict[str, str] = {}
-    catalogs = entries = 0
-    for rel in inv.notes:
-        note_stamp = state.stamp(f"{content}/{rel}")
-        po = {lang: state.stamp(catalog.catalog_file(locales, lang, rel[:-3])) for lang in langs}
-        here = {f"{lang}/{rel}": f"{note_stamp} {po[lang]}" for lang in langs}
-        # Rows are read one by one, and only where the stamp says they still hold.
-        rows = [store.get(key) if previous.get(key) == stamp else None for key, stamp in here.items()]
-        found = [_reuse(row, stamp) for row, stamp in zip(rows, here.values(), strict=True)]
-        if all(f is not None for f in found):
-            for lang, f, row in zip(langs, found, rows, strict=True):
-                assert f is not None and row is not None
-                issues.add(("reused", lang), f)
-                catalogs += row.catalogs
-                entries += row.entries
-            continue
-        # Catalogs exactly as the last extract left them (with the note): not stale, no merge needed.
-        known = seen.get(rel)
-        fresh = frozenset(lang for lang in langs if known is not None and known.stamp == note_stamp
-                          and po[lang] and known.catalogs.get(lang) == po[lang])
-        work.append((rel, fresh, recorded_language(known, note_stamp)))
-        stamps.update(here)
-    notes = set(inv.notes)
-    gone = [key for key in previous if key.split("/", 1)[1] not in notes]
-    # The workers fork below: what the parent holds then counts once more in each of them.
-    del previous, seen, notes
-    # Results are taken as they come and recorded in batches: the parent holds a bounded part of them.
-    results = parallel.pmap(partial(_one, cfg, langs, g), work, jobs=jobs)
-    changed: dict[str, state.Checked] = {}
-    for (rel, _, _), r in zip(work, results, strict=True):
-        if isinstance(r, KbtransError):
-            raise r
-        if len(changed) >= _SAVE_BATCH:
-            store.save(changed)
-            changed = {}
-        for lang, (found_here, c, e) in r.by_lang.items():
-            issues.add(("checked", lang), found_here)
-            catalogs += c
-            entries += e
-            key = f"{lang}/{rel}"
-            changed[key] = state.Checked(stamps[key], json.dumps([_fields(i) for i in found_here],
-                                                                 ensure_ascii=False), c, e)
-    store.save(changed, gone)
-    return catalogs, entries
+    # (a large KB's workers start before the last run's records are read: see parallel.early_pool)
+    with parallel.early_pool(len(inv.notes), jobs) as pool:
+        previous = store.stamps()
+        seen = recorded(cfg)
+        content, locales = str(cfg.content_dir), str(cfg.locales_dir)
+        work: list[tuple[str, frozenset[str], str | None]] = []
+        stamps: dict[str, str] = {}
+        catalogs = entries = 0
+        for rel in inv.notes:
+            note_stamp = state.stamp(f"{content}/{rel}")
+            po = {lang: state.stamp(catalog.catalog_file(locales, lang, rel[:-3])) for lang in langs}
+            here = {f"{lang}/{rel}": f"{note_stamp} {po[lang]}" for lang in langs}
+            # Rows are read one by one, and only where the stamp says they still hold.
+            rows = [store.get(key) if previous.get(key) == stamp else None for key, stamp in here.items()]
+            found = [_reuse(row, stamp) for row, stamp in zip(rows, here.values(), strict=True)]
+            if all(f is not None for f in found):
+                for lang, f, row in zip(langs, found, rows, strict=True):
+                    assert f is not None and row is not None
+                    issues.add(("reused", lang), f)
+                    catalogs += row.catalogs
+                    entries += row.entries
+                continue
+            # Catalogs exactly as the last extract left them (with the note): not stale, no merge needed.
+            known = seen.get(rel)
+            fresh = frozenset(lang for lang in langs if known is not None and known.stamp == note_stamp
+                              and po[lang] and known.catalogs.get(lang) == po[lang])
+            work.append((rel, fresh, recorded_language(known, note_stamp)))
+            stamps.update(here)
+        notes = set(inv.notes)
+        gone = [key for key in previous if key.split("/", 1)[1] not in notes]
+        # Workers that start below (a smaller KB) count what the parent holds then once more.
+        del previous, seen, notes
+        # Results are taken as they come and recorded in batches: the parent holds a bounded part of them.
+        results = parallel.pmap(partial(_one, cfg, langs, g), work, jobs=jobs, pool=pool)
+        changed: dict[str, state.Checked] = {}
+        for (rel, _, _), r in zip(work, results, strict=True):
+            if isinstance(r, KbtransError):
+                raise r
+            if len(changed) >= _SAVE_BATCH:
+                store.save(changed)
+                changed = {}
+            for lang, (found_here, c, e) in r.by_lang.items():
+                issues.add(("checked", lang), found_here)
+                catalogs += c
+                entries += e
+                key = f"{lang}/{rel}"
+                changed[key] = state.Checked(stamps[key], json.dumps([_fields(i) for i in found_here],
+                                                                     ensure_ascii=False), c, e)
+        store.save(changed, gone)
+        return catalogs, entries
 
 
 #: Rows of the check state written per transaction.

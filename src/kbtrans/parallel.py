@@ -16,7 +16,7 @@ from kbtrans.errors import InternalError
 
 if TYPE_CHECKING:  # multiprocessing loads only when workers start: most re-runs never need them
     import multiprocessing.process
-    from concurrent.futures import Future
+    from concurrent.futures import Future, ProcessPoolExecutor
     from multiprocessing.connection import Connection
 
 T = TypeVar("T")
@@ -30,30 +30,63 @@ def jobs_default() -> int:
     return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-def pmap(fn: Callable[[T], R], items: Sequence[T], *, jobs: int | None = None) -> Iterator[R]:
-    """``map(fn, items)`` on ``jobs`` processes (default: all cores), results in input order."""
+def pmap(fn: Callable[[T], R], items: Sequence[T], *, jobs: int | None = None,
+         pool: ProcessPoolExecutor | None = None) -> Iterator[R]:
+    """``map(fn, items)`` on ``jobs`` processes (default: all cores), results in input order; on ``pool``
+    (from :func:`early_pool`) when given."""
     jobs = jobs or jobs_default()
     if jobs <= 1 or len(items) < MIN_PARALLEL:
         yield from map(fn, items)
         return
+    if pool is not None:
+        yield from _pmap_on(pool, fn, items, jobs)
+        return
+    with _executor(jobs) as own:
+        yield from _pmap_on(own, fn, items, jobs)
+
+
+def _executor(jobs: int) -> ProcessPoolExecutor:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=signals.worker_init,
+                               initargs=(os.getpid(),))
+
+
+def _pmap_on(pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
     chunk = max(1, min(32, len(items) // (jobs * 8)))
     # A bounded window of chunks in flight (``Executor.map`` would submit every item at once and keep
     # every result until it is consumed): the parent holds a few chunks' results, whatever the KB's size.
     window = jobs * 3
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=signals.worker_init,
-                             initargs=(os.getpid(),)) as pool:
-        pending: deque[Future[list[R]]] = deque()
-        for start in range(0, len(items), chunk):
-            pending.append(pool.submit(_chunk, fn, items[start:start + chunk]))
-            if len(pending) >= window:
-                yield from pending.popleft().result()
-        while pending:
+    pending: deque[Future[list[R]]] = deque()
+    for start in range(0, len(items), chunk):
+        pending.append(pool.submit(_chunk, fn, items[start:start + chunk]))
+        if len(pending) >= window:
             yield from pending.popleft().result()
+    while pending:
+        yield from pending.popleft().result()
+
+
+#: From this many notes on, :func:`early_pool` starts the workers before the command reads the last run's
+#: records and lists its work: a forked worker's memory counts what its parent held at the fork once more
+#: (at 100,000 notes those records are ~100 MB). Below it, workers start when needed (a run with nothing
+#: to do starts none).
+PREFORK_NOTES = 5000
+
+
+@contextlib.contextmanager
+def early_pool(notes: int, jobs: int | None = None) -> Iterator[ProcessPoolExecutor | None]:
+    """For a KB of ``notes`` notes: a process pool started now, for :func:`pmap`'s ``pool``, or None
+    (small KB, one job)."""
+    jobs = jobs or jobs_default()
+    if jobs <= 1 or notes < PREFORK_NOTES:
+        yield None
+        return
+    with _executor(jobs) as pool:
+        pool.submit(int).result()  # with fork, the first task starts every worker
+        yield pool
 
 
 def _chunk(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:

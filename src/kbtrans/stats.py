@@ -234,17 +234,21 @@ def stats(cfg: Config, languages: Sequence[str] = (), *, jobs: int | None = None
     """Count the entries and words of every catalog of ``languages`` (default: all configured)."""
     langs = cfg.select_languages(languages)
     # The catalogs of the KB's notes: one without a note (deleted or renamed) is no progress (`check` reports it).
-    seen = recorded(cfg)
-    work: list[tuple[str, str | None, tuple[str, ...]]] = []
-    for rel in project.inventory(cfg).notes:
-        present = tuple(lang for lang in langs if catalog.catalog_path(cfg.locales_dir, lang, rel[:-3]).is_file())
-        if present:
-            work.append((rel, recorded_language(seen.get(rel), state.stamp(cfg.content_dir / rel)), present))
-    rows: list[NoteStats] = []
-    for r in parallel.pmap(partial(_one, cfg), work, jobs=jobs):
-        if isinstance(r, KbtransError):
-            raise r
-        rows.extend(r)
+    notes = project.inventory(cfg).notes
+    with parallel.early_pool(len(notes), jobs) as pool:
+        seen = recorded(cfg)
+        work: list[tuple[str, str | None, tuple[str, ...]]] = []
+        for rel in notes:
+            present = tuple(lang for lang in langs
+                            if catalog.catalog_path(cfg.locales_dir, lang, rel[:-3]).is_file())
+            if present:
+                work.append((rel, recorded_language(seen.get(rel), state.stamp(cfg.content_dir / rel)), present))
+        del seen
+        rows: list[NoteStats] = []
+        for r in parallel.pmap(partial(_one, cfg), work, jobs=jobs, pool=pool):
+            if isinstance(r, KbtransError):
+                raise r
+            rows.extend(r)
     return StatsReport(tuple(rows), langs)
 
 
