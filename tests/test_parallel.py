@@ -133,3 +133,23 @@ def test_check_and_stats_on_an_early_pool_report_what_they_report_without(
 
     early, late = run(1), run(10**9)
     assert early == late and '"issues"' in early[0] and '"notes"' in early[1]
+
+
+def test_build_on_workers_started_early_writes_what_it_writes_without(
+        sample_kb: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large KB's build starts its workers before it reads its records, and stops them when few notes
+    need planning (the re-run): the same files either way."""
+    import shutil
+
+    def run(prefork: int) -> dict[str, bytes]:
+        monkeypatch.setattr(parallel, "PREFORK_NOTES", prefork)
+        monkeypatch.setattr(parallel, "MIN_PARALLEL", 2)
+        shutil.rmtree(sample_kb / ".kbtrans", ignore_errors=True)
+        shutil.rmtree(sample_kb / "build", ignore_errors=True)
+        for _ in range(2):  # cold, then nothing to do
+            assert cli("-C", sample_kb, "build", "-j", "2").exit_code == 0
+        return {p.relative_to(sample_kb).as_posix(): p.read_bytes()
+                for p in sorted((sample_kb / "build").rglob("*")) if p.is_file()}
+
+    early, late = run(1), run(10**9)
+    assert early == late and len(early) > 4

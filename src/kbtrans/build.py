@@ -382,30 +382,36 @@ def build(cfg: Config, options: Options = Options(), *, jobs: int | None = None,
 def _build_locked(cfg: Config, options: Options, jobs: int | None) -> BuildReport:
     inv = project.inventory(cfg)
     langs = cfg.select_languages(options.languages)
-    with state.BuildState(cfg.cache_dir, (cfg.settings(), options.reviewed_only, options.min_translated)) as store:
-        previous = store.load()
-        # 1. Which notes need planning: inputs changed, or their output is not what we wrote.
-        # (string paths: this loop runs for every note and locale on every build)
-        content, locales, output = str(cfg.content_dir), str(cfg.locales_dir), str(cfg.output_dir)
-        cached: dict[tuple[str, str], state.Built] = {}
-        todo: list[str] = []
-        for rel in inv.notes:
-            note_stamp = state.stamp(f"{content}/{rel}")
-            for lang in langs:
-                seen = previous.get(f"{lang}/{rel}")
-                if seen is None or seen.stamp != _stamp(note_stamp, locales, output, rel, lang, seen.lang == lang):
-                    todo.append(rel)
-                    break
-                cached[(rel, lang)] = seen
+    # A large KB's workers start before the last build's records are read (see parallel.early_pool); they
+    # stop again if few notes need planning.
+    pool = parallel.StickyPool(jobs, parallel=len(inv.notes) >= parallel.PREFORK_NOTES)
+    try:
+        with state.BuildState(cfg.cache_dir, (cfg.settings(), options.reviewed_only, options.min_translated)) as store:
+            previous = store.load()
+            # 1. Which notes need planning: inputs changed, or their output is not what we wrote.
+            # (string paths: this loop runs for every note and locale on every build)
+            content, locales, output = str(cfg.content_dir), str(cfg.locales_dir), str(cfg.output_dir)
+            cached: dict[tuple[str, str], state.Built] = {}
+            todo: list[str] = []
+            for rel in inv.notes:
+                note_stamp = state.stamp(f"{content}/{rel}")
+                for lang in langs:
+                    seen = previous.get(f"{lang}/{rel}")
+                    if seen is None or seen.stamp != _stamp(note_stamp, locales, output, rel, lang, seen.lang == lang):
+                        todo.append(rel)
+                        break
+                    cached[(rel, lang)] = seen
 
-        # Each note is planned and rendered in the same worker process (it stays there in between), so
-        # only heading maps and small records cross processes.
-        pool = parallel.StickyPool(jobs, parallel=len(todo) >= parallel.MIN_PARALLEL)
-        try:
+            # Each note is planned and rendered in the same worker process (it stays there in between), so
+            # only heading maps and small records cross processes.
+            if len(todo) < parallel.MIN_PARALLEL:
+                pool.close()
+            elif not pool.parallel:
+                pool.start()
             return _build(cfg, options, inv, langs, todo, cached, pool, store, previous)
-        finally:
-            pool.close()
-            _STASH.clear()
+    finally:
+        pool.close()
+        _STASH.clear()
 
 
 #: Planned notes whose heading maps are staged, and rendered notes whose records are saved, per transaction.
