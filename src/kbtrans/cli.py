@@ -244,6 +244,12 @@ def translate(
     refresh: Annotated[bool, typer.Option("--refresh", help="Also re-translate machine translations whose "
                                           "source text changed.")] = False,
     fast: Annotated[bool, typer.Option("--fast", help="Draft quality, much faster (greedy decoding).")] = False,
+    ray: Annotated[bool, typer.Option("--ray", help="Decode on a Ray cluster (Ray Data; pip install "
+                                      "'kbtrans[ray]'): a one-node cluster here unless --ray-address names "
+                                      "one.")] = False,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="The Ray cluster for --ray (implies "
+                                                    "it): `auto` (the one `ray start` runs here) or "
+                                                    "ray://HEAD:10001.", metavar="ADDRESS")] = None,
     no_wait: NoWait = False,
 ) -> None:
     """Fill untranslated catalog entries with offline machine translation (fuzzy, with provenance)."""
@@ -252,7 +258,14 @@ def translate(
     from kbtrans.translate import Options
     from kbtrans.translate import translate as run
 
-    cfg = _ctx(ctx).config()
+    more: dict[str, Any] = {}
+    if ray or ray_address:
+        more = {"executor": "ray", "ray_address": ray_address}
+    cfg = _ctx(ctx).config(**more)
+    if more and (engine or cfg.engine) != "argos":
+        raise typer.BadParameter(f"the Ray executor runs the argos engine, not {engine or cfg.engine!r}. "
+                                 "Drop --ray (or set executor = \"local\"), or use --engine argos.",
+                                 param_hint="--ray")
     options = Options(tuple(to or ()), engine, tuple(note or ()), refresh, fast)
     columns = (TextColumn("translating"), BarColumn(), MofNCompleteColumn(), TextColumn("segments"),
                TextColumn("{task.fields[rate]}"), TextColumn("ETA"), TimeRemainingColumn())

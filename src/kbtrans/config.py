@@ -20,7 +20,7 @@ CONFIG_NAME = "kbtrans.toml"
 
 
 #: Settings that only machine translation reads.
-_MT_KEYS = frozenset({"engine", "threads", "device"})
+_MT_KEYS = frozenset({"engine", "threads", "device", "executor", "ray_address", "ray_actor_cpus"})
 
 #: Settings that only the site (``build --site``) reads: the vaults do not depend on them.
 _SITE_KEYS = frozenset({"site", "site_output", "site_layout"})
@@ -52,6 +52,14 @@ class Config:
     """CPU threads for machine translation; 0 means all cores."""
     device: str = "auto"
     """Device for machine translation: ``auto``, ``cpu`` or ``cuda``."""
+    executor: str = "local"
+    """Where the argos engine decodes: ``local`` (this process) or ``ray`` (Ray Data on a Ray cluster;
+    ``translate --ray``; needs ``pip install 'kbtrans[ray]'``)."""
+    ray_address: str = ""
+    """Ray cluster to use with ``executor = "ray"`` (e.g. ``ray://head:10001``, or ``auto`` for the cluster
+    ``ray start`` runs on this machine); "" starts a one-node cluster on this machine for the run."""
+    ray_actor_cpus: int = 1
+    """CPUs (CTranslate2 threads) of each Ray actor on a cluster without GPUs; on GPUs each actor has one GPU."""
     project: str = ""
     """``Project-Id-Version`` of the catalogs; "" (the default): the ``[project] name`` of ``pyproject.toml``,
     else what each catalog's header holds (the project folder's name for a new catalog), so a checkout under
@@ -122,7 +130,7 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"key '{key}' must be a non-negative integer, got {value!r}.", path=where)
         return value
-    if not isinstance(value, str) or (not value and key != "project"):
+    if not isinstance(value, str) or (not value and key not in ("project", "ray_address")):
         raise ConfigError(f"key '{key}' must be a non-empty string, got {value!r}.", path=where)
     return value
 
@@ -139,6 +147,10 @@ def _validate(cfg: Config, where: str) -> Config:
         )
     if cfg.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"'device' must be auto, cpu or cuda, got {cfg.device!r}.", path=where)
+    if cfg.executor not in ("local", "ray"):
+        raise ConfigError(f"'executor' must be local or ray, got {cfg.executor!r}.", path=where)
+    if cfg.ray_actor_cpus < 1:
+        raise ConfigError(f"'ray_actor_cpus' must be at least 1, got {cfg.ray_actor_cpus}.", path=where)
     if cfg.site not in ("vault", "mkdocs", "hugo"):
         raise ConfigError(f"'site' must be vault, mkdocs or hugo, got {cfg.site!r}.", path=where)
     if cfg.site_layout not in ("suffix", "folder"):
@@ -246,6 +258,14 @@ translate_comments = false
 engine = "argos"
 threads = 0
 device = "auto"
+
+# Where the argos engine decodes: "local" (this process) or "ray" (Ray Data on a Ray cluster,
+# `translate --ray`; pip install 'kbtrans[ray]'). ray_address: "" starts a one-node cluster for the
+# run; "auto" joins the one `ray start` runs here; "ray://head:10001" a remote one. ray_actor_cpus:
+# CTranslate2 threads of each actor on CPUs (on GPUs each actor has one GPU).
+executor = "local"
+ray_address = ""
+ray_actor_cpus = 1
 
 # Also write a bilingual website (build --site): "vault" (only build/<lang>/), "mkdocs" or "hugo";
 # its folder, and the MkDocs layout ("suffix": note.en.md, or "folder": en/note.md).

@@ -43,7 +43,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kbtrans.config import Config
 from kbtrans.errors import EngineError
@@ -401,11 +401,112 @@ def _has_letter(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
+def load_translator(package: Path, options: DecodeOptions) -> Any:
+    """The CTranslate2 translator of the installed package folder ``package`` (also what a Ray actor loads)."""
+    ctranslate2 = _import("ctranslate2")
+    extra: dict[str, Any] = {}
+    compute_type = str(getattr(_settings(), "compute_type", "auto"))
+    if compute_type != "auto":  # ARGOS_COMPUTE_TYPE, passed like argostranslate does
+        extra["compute_type"] = compute_type
+    try:
+        return ctranslate2.Translator(
+            str(package / "model"), device=options.device,
+            inter_threads=options.inter_threads, intra_threads=options.intra_threads, **extra,
+        )
+    except (RuntimeError, ValueError) as exc:
+        raise EngineError(f"CTranslate2 cannot load the model ({exc}). Reinstall the package.",
+                          path=package / "model") from None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One CTranslate2 batch: sentences of similar length, decoded together (locally or on a Ray actor)."""
+
+    ids: tuple[int, ...]
+    """Indices of the sentences (into the engine's list of unique sentences)."""
+    max_decoding: int
+    """``max_decoding_length`` of the batch (argostranslate's 256, longer for long sentences)."""
+
+
+def plan_batches(tokens: Sequence[Sequence[str]], max_tokens: int) -> list[Batch]:
+    """Cut ``tokens`` (encoded sentences) into batches: sorted by length, at most ``max_tokens`` padded tokens
+    each (one sentence at least), sentences over ``_LONG_SENTENCE`` tokens apart with a longer decoding limit.
+
+    Both executors decode exactly these batches, so they pad alike and write the same bytes.
+    """
+    order = sorted(range(len(tokens)), key=lambda j: len(tokens[j]))
+    normal = [j for j in order if len(tokens[j]) <= _LONG_SENTENCE]
+    long = [j for j in order if len(tokens[j]) > _LONG_SENTENCE]
+    groups = [(normal, _ARGOS_MAX_DECODING)]
+    if long:
+        groups.append((long, max(_ARGOS_MAX_DECODING, 2 * max(len(tokens[j]) for j in long) + 16)))
+    batches: list[Batch] = []
+    for group, max_decoding in groups:
+        current: list[int] = []
+        for j in group:  # ascending length: the padded size is (sentences + 1) × this one's length
+            if current and (len(current) + 1) * (len(tokens[j]) + 1) > max_tokens:
+                batches.append(Batch(tuple(current), max_decoding))
+                current = []
+            current.append(j)
+        if current:
+            batches.append(Batch(tuple(current), max_decoding))
+    return batches
+
+
+def translate_tokens(translator: Any, tokens: Sequence[list[str]], options: DecodeOptions, target_prefix: str,
+                     max_decoding: int, *, asynchronous: bool = False) -> Any:
+    """``translator.translate_batch`` on one :class:`Batch`'s tokens with the engine's options (one batch:
+    CTranslate2 does not cut it again). Returns the results, or their futures when ``asynchronous``."""
+    return translator.translate_batch(
+        list(tokens),
+        target_prefix=[[target_prefix] for _ in tokens] if target_prefix else None,
+        max_batch_size=len(tokens),
+        batch_type="examples",
+        max_decoding_length=max_decoding,
+        asynchronous=asynchronous,
+        **options.translate_kwargs(),
+    )
+
+
+class Decoder(Protocol):
+    """Where batches are decoded: in this process (:class:`LocalDecoder`) or on a Ray cluster."""
+
+    def max_batch_tokens(self, options: DecodeOptions) -> int:
+        """Padded tokens per batch."""
+        ...
+
+    def decode(self, model: _Model, tokens: list[list[str]], batches: list[Batch]) -> Iterator[tuple[int, list[str]]]:
+        """Decode every batch; yield ``(sentence index, output tokens)`` as results are ready, in any order."""
+        ...
+
+
+class LocalDecoder:
+    """CTranslate2 in this process: every batch queued at once on the translator's workers, results taken in
+    order as they finish."""
+
+    def max_batch_tokens(self, options: DecodeOptions) -> int:
+        return options.max_batch_tokens
+
+    def decode(self, model: _Model, tokens: list[list[str]], batches: list[Batch]) -> Iterator[tuple[int, list[str]]]:
+        prefix = model.info.target_prefix
+        submitted = [(batch, translate_tokens(model.translator, [tokens[j] for j in batch.ids], model.options,
+                                              prefix, batch.max_decoding, asynchronous=True))
+                     for batch in batches]
+        for batch, futures in submitted:
+            for j, future in zip(batch.ids, futures, strict=True):
+                try:
+                    result = future.result()
+                except (RuntimeError, ValueError) as exc:
+                    raise EngineError(f"CTranslate2 failed while translating with {model.info.name} "
+                                      f"{model.info.version} ({exc}). Try `device = \"cpu\"` or fewer `threads` in "
+                                      "kbtrans.toml, or reinstall the model.", path=model.info.path) from None
+                yield j, list(result.hypotheses[0])
+
+
 class _Model:
     """One loaded package: CTranslate2 translator, SentencePiece processor, cache."""
 
     def __init__(self, info: ModelInfo, options: DecodeOptions, cache_root: Path | None) -> None:
-        ctranslate2 = _import("ctranslate2")
         spm = _import("sentencepiece")
         self.info = info
         self.options = options
@@ -414,18 +515,7 @@ class _Model:
             raise EngineError("this Argos package has no sentencepiece.model (BPE packages are not supported). "
                               "Install a SentencePiece package for this language pair.", path=info.path)
         self.sp = spm.SentencePieceProcessor(model_file=str(sp_path))
-        extra: dict[str, Any] = {}
-        compute_type = str(getattr(_settings(), "compute_type", "auto"))
-        if compute_type != "auto":  # ARGOS_COMPUTE_TYPE, passed like argostranslate does
-            extra["compute_type"] = compute_type
-        try:
-            self.translator = ctranslate2.Translator(
-                str(info.path / "model"), device=options.device,
-                inter_threads=options.inter_threads, intra_threads=options.intra_threads, **extra,
-            )
-        except (RuntimeError, ValueError) as exc:
-            raise EngineError(f"CTranslate2 cannot load the model ({exc}). Reinstall the package.",
-                              path=info.path / "model") from None
+        self.translator = load_translator(info.path, options)
         header = {
             "package": info.name, "version": info.version, "dir": info.path.name,
             "metadata": hashlib.sha256((info.path / "metadata.json").read_bytes()).hexdigest()[:16],
@@ -516,8 +606,11 @@ class ArgosEngine:
 
     name = "argos"
 
-    def __init__(self, cfg: Config, *, fast: bool = False, cache: bool = True) -> None:
+    def __init__(self, cfg: Config, *, fast: bool = False, cache: bool = True,
+                 decoder: Decoder | None = None) -> None:
         self.cfg = cfg
+        self.decoder: Decoder = decoder or LocalDecoder()
+        """Where sentences are decoded (this process, or a Ray cluster: :mod:`kbtrans.engines.ray_executor`)."""
         self.fast = fast
         self.options = decode_options(cfg, fast=fast)
         self.cache_root: Path | None = cfg.cache_dir / "mt-cache" if cache else None
@@ -590,9 +683,9 @@ class ArgosEngine:
             if not unique:
                 return
             tokens = model.encode(unique)
-            order = sorted(range(len(unique)), key=lambda j: len(tokens[j]))
+            batches = plan_batches(tokens, self.decoder.max_batch_tokens(model.options))
             self.model_sentences += len(unique)
-            for j, result in self._stream(model, tokens, order):
+            for j, result in self.decoder.decode(model, tokens, batches):
                 translation = model.decode(result, unique[j])
                 model.cache.put(unique[j], translation)
                 for i, k in waiting[unique[j]]:
@@ -601,44 +694,15 @@ class ArgosEngine:
         finally:
             model.cache.flush()
 
-    def _stream(self, model: _Model, tokens: list[list[str]], order: list[int]) -> Iterator[tuple[int, list[str]]]:
-        """Translate ``tokens`` in ``order`` (sorted by length); yield (index, output tokens) in that order."""
-        opts = model.options
-        prefix = model.info.target_prefix
-        normal = [j for j in order if len(tokens[j]) <= _LONG_SENTENCE]
-        long = [j for j in order if len(tokens[j]) > _LONG_SENTENCE]
-        groups = [(normal, _ARGOS_MAX_DECODING)]
-        if long:
-            groups.append((long, max(_ARGOS_MAX_DECODING, 2 * max(len(tokens[j]) for j in long) + 16)))
-        # One asynchronous translate_batch per group (whole, sorted): CTranslate2 cuts it into token-bounded
-        # batches and runs them on its workers; every group is queued before the first result is awaited,
-        # and results are taken in order as they finish.
-        submitted = [
-            (group, model.translator.translate_batch(
-                [tokens[j] for j in group],
-                target_prefix=[[prefix] for _ in group] if prefix else None,
-                max_batch_size=opts.max_batch_tokens,
-                batch_type="tokens",
-                max_decoding_length=max_decoding,
-                asynchronous=True,
-                **opts.translate_kwargs(),
-            ))
-            for group, max_decoding in groups if group
-        ]
-        for group, futures in submitted:
-            for j, future in zip(group, futures, strict=True):
-                try:
-                    result = future.result()
-                except (RuntimeError, ValueError) as exc:
-                    raise EngineError(f"CTranslate2 failed while translating with {model.info.name} "
-                                      f"{model.info.version} ({exc}). Try `device = \"cpu\"` or fewer `threads` in "
-                                      "kbtrans.toml, or reinstall the model.", path=model.info.path) from None
-                yield j, list(result.hypotheses[0])
-
 
 def create(cfg: Config, *, fast: bool = False) -> ArgosEngine:
     """The argos engine for ``cfg`` (``fast``: greedy decoding, for drafts)."""
     for module in ("ctranslate2", "sentencepiece", "argostranslate.package"):
         _import(module)
-    return ArgosEngine(cfg, fast=fast)
+    decoder: Decoder | None = None
+    if cfg.executor == "ray":
+        from kbtrans.engines import ray_executor
+
+        decoder = ray_executor.RayDecoder(cfg)
+    return ArgosEngine(cfg, fast=fast, decoder=decoder)
 
