@@ -2,7 +2,7 @@
 """Machine-translation throughput: naive argostranslate vs kbtrans' argos engine, on a stand-in model.
 
     .venv/bin/python bench/mt_throughput.py [--segments 2000] [--repeats 3] [--beam 4] [--threads 2]
-                                            [--naive-sample 300] [--tiny] [--models DIR]
+                                            [--naive-sample 300] [--tiny] [--models DIR] [--executor ray]
 
 No real RU→EN Argos model can be downloaded here, so the bench builds a stand-in with the shape of
 argos-train's standard Transformer base (6+6 layers, d_model 512, 8 heads, FFN 2048, one shared 50k
@@ -24,11 +24,16 @@ sentences. Measured (wall time, medians of ``--repeats``; the model is loaded be
 * ``kbtrans``: ``ArgosEngine.translate`` over all segments at the same beam (fresh sentence cache);
 * ``fast``: the ``--fast`` preset (greedy);
 * ``raw``: one bare ``translate_batch`` over the same unique sentences, pre-encoded and sorted, with
-  the engine's translator and options (the floor for kbtrans' own overhead).
+  the engine's translator and options (the floor for kbtrans' own overhead);
+* ``ray`` (with ``--executor ray``): the same engine decoding on a local Ray cluster of ``--threads`` CPUs
+  (``translate --ray``: Ray Data, one actor a CPU), each run a new Dataset whose actors load the model, as
+  ``kbtrans translate`` does; its output must equal the local engine's.
 
 Keys of the last line (one JSON object): ``segments``, ``beam``, ``naive_seg_s``, ``kbtrans_seg_s``,
 ``fast_seg_s``, ``raw_seg_s``, ``ratio`` (kbtrans ÷ naive), ``fast_ratio`` (fast ÷ naive),
-``overhead`` (1 − kbtrans ÷ raw) and ``identical`` (share of the naive sample's segments without markup,
+``overhead`` (1 − kbtrans ÷ raw), with ``--executor ray`` also ``ray_seg_s``, ``ray_overhead``
+(Ray's time ÷ the local engine's − 1), ``ray_vs_raw`` (Ray's time ÷ raw's − 1) and ``ray_identical``
+(its output equals the local engine's), and ``identical`` (share of the naive sample's segments without markup,
 underscores or characters SentencePiece's normalisation rewrites — ``…``, no-break and repeated spaces,
 which kbtrans restores and argostranslate cannot — whose kbtrans output equals argostranslate's), plus
 context (sentence counts, load).
@@ -225,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--naive-sample", type=int, default=300, help="segments timed for naive (0 = all)")
     ap.add_argument("--variants", default="naive,kbtrans,fast,raw",
                     help="comma-separated subset to run (the others report NaN)")
+    ap.add_argument("--executor", choices=("local", "ray"), default="local",
+                    help="ray: also time the engine on a local Ray cluster (needs pip install 'kbtrans[ray]')")
     ap.add_argument("--tiny", action="store_true", help="tiny model (smoke test), not the base-size stand-in")
     ap.add_argument("--models", type=Path, default=Path(os.environ.get(
         "KBTRANS_ARGOS_MODEL_CACHE", Path(tempfile.gettempdir()) / "kbtrans-bench-models")))
@@ -283,6 +290,24 @@ def main(argv: list[str] | None = None) -> int:
         outputs[fast] = dict(engine.translate(segments, "ru", "en"))
         return time.perf_counter() - t0
 
+    # (e) the same engine decoding on a local Ray cluster (started before timing; its actors are not)
+    ray_out: dict[int, str] = {}
+    if args.executor == "ray":
+        from kbtrans.engines.ray_executor import RayDecoder
+
+        ray_cfg = Config(root=work, threads=args.threads, device="cpu", executor="ray")
+        decoder = RayDecoder(ray_cfg)
+        log(f"Ray cluster: {decoder.resources.get('CPU', 0):.0f} CPUs")
+
+    def ray_run() -> float:
+        root = Path(tempfile.mkdtemp(prefix="run-ray-", dir=work))
+        engine = ArgosEngine(Config(root=root, threads=args.threads, device="cpu", executor="ray"), decoder=decoder)
+        engine.model("ru", "en")
+        t0 = time.perf_counter()
+        ray_out.clear()
+        ray_out.update(engine.translate(segments, "ru", "en"))
+        return time.perf_counter() - t0
+
     # (d) raw translate_batch over the same unique sentences
     model = probe.model("ru", "en")
     tokens = sorted(model.encode(unique), key=len)
@@ -300,9 +325,10 @@ def main(argv: list[str] | None = None) -> int:
         (f"kbtrans engine, beam {args.beam}, {len(segments)} segments", lambda: engine_run(False)),
         (f"kbtrans engine --fast (greedy), {len(segments)} segments", lambda: engine_run(True)),
         (f"raw translate_batch over {len(unique)} unique sentences", raw),
+        (f"kbtrans engine on Ray, beam {args.beam}, {len(segments)} segments", ray_run),
     ]
-    keys = ("naive", "kbtrans", "fast", "raw")
-    skip = {k for k in keys if k not in args.variants.split(",")}
+    keys = ("naive", "kbtrans", "fast", "raw", "ray")
+    skip = {k for k in keys if k not in [*args.variants.split(","), *(["ray"] if args.executor == "ray" else [])]}
     times: dict[str, list[float]] = {name: [] for name, _ in variants}
     for r in range(args.repeats):
         for key, (name, fn) in zip(keys, variants, strict=True):
@@ -312,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             t = fn()
             times[name].append(t)
             log(f"  run {r + 1}/{args.repeats} {name}: {t:.2f} s  (load {os.getloadavg()[0]:.1f})")
-    naive_t, kb_t, fast_t, raw_t = (statistics.median(times[name]) for name, _ in variants)
+    naive_t, kb_t, fast_t, raw_t, ray_t = (statistics.median(times[name]) for name, _ in variants)
     naive_seg_s = len(sample) / naive_t
 
     # Plain: no markup, no "_" (argostranslate turns it into a space) and nothing SentencePiece's
@@ -339,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         "fast_ratio": round(fast_seg_s / naive_seg_s, 2),
         "overhead": round(1 - kb_seg_s / raw_seg_s, 3),
         "identical": round(identical, 4),
+        **({"ray_seg_s": round(len(segments) / ray_t, 2), "ray_overhead": round(ray_t / kb_t - 1, 3),
+            "ray_vs_raw": round(ray_t / raw_t - 1, 3), "ray_identical": ray_out == outputs.get(False, ray_out)}
+           if args.executor == "ray" else {}),
         "identical_of": len(plain),
         "kbtrans_copies": round(copies, 4),
         "naive_sample": len(sample),
@@ -353,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     log(f"naive {naive_seg_s:.2f} seg/s · kbtrans {kb_seg_s:.2f} seg/s ({result['ratio']}×) · fast {fast_seg_s:.2f} "
         f"seg/s ({result['fast_ratio']}×) · raw translate_batch {raw_seg_s:.2f} seg/s (overhead "
         f"{result['overhead']:.1%}) · identical {identical:.1%} of {len(plain)}")
+    if args.executor == "ray":
+        log(f"ray {result['ray_seg_s']:.2f} seg/s: {result['ray_overhead']:+.1%} time against the local engine, "
+            f"{result['ray_vs_raw']:+.1%} against raw translate_batch; same output as local: {result['ray_identical']}")
     clean = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in result.items()}
     print(json.dumps(clean, ensure_ascii=False))
     return 0

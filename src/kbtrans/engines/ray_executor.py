@@ -88,7 +88,7 @@ def connect(cfg: Config) -> Any:
     context = data.DataContext.get_current()
     context.enable_progress_bars = False  # kbtrans shows its own
     context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # e.g. "Progress bars disabled"
     return ray
 
 
