@@ -238,3 +238,16 @@ def test_placement_uses_gpus_when_the_cluster_has_them() -> None:
         == (4, 2, 0, 2, 1)
     forced = ray_executor.placement({"CPU": 8, "GPU": 1}, config.Config(device="cpu"), opts)
     assert forced.options.device == "cpu" and forced.num_gpus == 0
+    # Actors larger than the cluster could never start (Ray would wait forever): a clear error instead.
+    with pytest.raises(ray_executor.EngineError, match=r"ray_actor_cpus = 4, but the Ray cluster has 2 CPUs"):
+        ray_executor.placement({"CPU": 2}, config.Config(ray_actor_cpus=4), opts)
+
+
+def test_actors_larger_than_the_cluster_are_a_clear_error(ray_cluster: None, argos_copy_packages: Path,
+                                                          sample_kb: Path, cli: Callable[..., Result]) -> None:
+    (sample_kb / "kbtrans.toml").write_text("ray_actor_cpus = 3\n")
+    r = cli("-C", sample_kb, "translate", "--ray")
+    assert r.exit_code == 1, r.output
+    assert "ray_actor_cpus = 3, but the Ray cluster has 2 CPUs" in r.stderr and "Traceback" not in r.output
+    # Nothing reached the model (only copies of texts with nothing to translate may have been written).
+    assert not any(c.startswith("kbtrans-mt: argos") for m in messages(sample_kb).values() for c in m.comments)

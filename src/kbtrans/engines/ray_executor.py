@@ -49,6 +49,9 @@ ROW_BATCHES = 4
 GPU_BATCH_TOKENS = 4096
 #: Seconds to wait for the cluster's port before saying it is not there.
 CONNECT_TIMEOUT = 10.0
+_ADDRESS_HINT = ("Start a cluster with `ray start --head` and pass its address (`--ray-address auto` on the head, "
+                 "`--ray-address ray://HEAD:10001` elsewhere), or leave the address out to run a one-node cluster "
+                 "here.")
 
 
 def _ray() -> Any:
@@ -81,9 +84,7 @@ def connect(cfg: Config) -> Any:
         ray.shutdown()
         what = f"cannot connect to the Ray cluster at {address!r}" if address else "cannot start a local Ray cluster"
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EngineError(f"{what} ({detail}). Start a cluster with `ray start --head` and pass its address "
-                          "(`--ray-address auto` on the head, `--ray-address ray://HEAD:10001` elsewhere), "
-                          "or leave the address out to run a one-node cluster here.") from None
+        raise EngineError(f"{what} ({detail}). {_ADDRESS_HINT}") from None
     data = importlib.import_module("ray.data")
     context = data.DataContext.get_current()
     context.enable_progress_bars = False  # kbtrans shows its own
@@ -94,17 +95,14 @@ def connect(cfg: Config) -> Any:
 
 def _reachable(address: str) -> None:
     """Fail at once (not after Ray's minutes of retries) when nothing listens at ``address``."""
-    hostport = address.removeprefix("ray://")
-    host, _, port = hostport.rpartition(":")
-    hint = ("Pass the head's address: `--ray-address auto` on the head, `--ray-address ray://HEAD:10001` "
-            "elsewhere (start it with `ray start --head`), or leave the address out to run a one-node cluster here.")
+    host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
-        raise EngineError(f"the Ray address {address!r} is not HOST:PORT or ray://HOST:PORT. {hint}")
+        raise EngineError(f"the Ray address {address!r} is not HOST:PORT or ray://HOST:PORT. {_ADDRESS_HINT}")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
     except OSError as exc:
         raise EngineError(f"cannot connect to the Ray cluster at {address!r} ({exc.strerror or exc}). "
-                          f"Is it running (`ray status` on the head)? {hint}") from None
+                          f"Is it running (`ray status` on the head)? {_ADDRESS_HINT}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,9 +127,12 @@ def placement(resources: dict[str, float], cfg: Config, options: argos.DecodeOpt
         opts = dataclasses.replace(options, device="cuda", inter_threads=1, intra_threads=1,
                                    max_batch_tokens=GPU_BATCH_TOKENS)
         return Placement(gpus, 1, 1, opts)
-    cpus = cfg.ray_actor_cpus
+    cpus, total = cfg.ray_actor_cpus, int(resources.get("CPU", 0))
+    if cpus > total:  # no actor could ever start: Ray would wait for the resources forever
+        raise EngineError(f"ray_actor_cpus = {cpus}, but the Ray cluster has {total} CPUs. Set `ray_actor_cpus` in "
+                          f"kbtrans.toml to at most the CPUs of one node.")
     opts = dataclasses.replace(options, device="cpu", inter_threads=1, intra_threads=cpus)
-    return Placement(max(1, int(resources.get("CPU", 1)) // cpus), cpus, 0, opts)
+    return Placement(total // cpus, cpus, 0, opts)
 
 
 class SentenceDecoder:
