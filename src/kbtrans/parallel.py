@@ -98,6 +98,9 @@ STASH_ITEMS = 4096
 #: Estimated bytes a :class:`Stash` keeps in memory, over all worker processes (each keeps its share):
 #: below this nothing is spilled, so a KB of a few thousand notes pays no pickling; above it the rest is.
 STASH_BYTES = 96 * 2**20
+#: How many processes share those budgets: the workers of the last :class:`StickyPool` started (forked
+#: workers inherit it), or 1 while its items run in this process.
+_stash_share = 1
 
 
 class Stash(Generic[R]):
@@ -119,7 +122,7 @@ class Stash(Generic[R]):
         self._pid = os.getpid()
 
     def _cap(self) -> int:
-        return self.limit if self.limit is not None else max(64, STASH_ITEMS // jobs_default())
+        return self.limit if self.limit is not None else max(64, STASH_ITEMS // _stash_share)
 
     def __setitem__(self, key: str, value: R) -> None:
         self.put(key, value, 0)
@@ -128,7 +131,7 @@ class Stash(Generic[R]):
         """Keep ``value`` under ``key``; ``size`` is its estimated size in memory, in bytes."""
         if self._pid != os.getpid():  # a forked worker: the parent's spill file is not ours
             self._mem, self._bytes, self._spilled, self._file, self._pid = {}, 0, {}, None, os.getpid()
-        if len(self._mem) < self._cap() and self._bytes + size <= STASH_BYTES // jobs_default():
+        if len(self._mem) < self._cap() and self._bytes + size <= STASH_BYTES // _stash_share:
             self._mem[key] = (value, size)
             self._bytes += size
             return
@@ -210,9 +213,11 @@ class StickyPool:
     """
 
     def __init__(self, jobs: int | None = None, *, parallel: bool = True) -> None:
+        global _stash_share
         self.jobs = jobs or jobs_default()
         self._conns: list[Connection] = []
         self._procs: list[multiprocessing.process.BaseProcess] = []
+        _stash_share = 1
         if parallel:
             self.start()
 
@@ -223,8 +228,11 @@ class StickyPool:
 
     def start(self) -> None:
         """Start the worker processes (if there is more than one job and they are not running yet)."""
+        global _stash_share
         if self.jobs > 1 and not self._conns:
             import multiprocessing
+
+            _stash_share = self.jobs  # before the fork: each worker keeps its share
 
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
@@ -314,6 +322,8 @@ class StickyPool:
                         conn.recv()
 
     def close(self) -> None:
+        global _stash_share
+        _stash_share = 1
         for conn in self._conns:
             try:
                 conn.send(None)

@@ -322,12 +322,12 @@ class BuildState(_Stage):
     def lookup(self, key: str) -> tuple[str, dict[str, str], str | None] | None:
         """(note's language, heading map, recorded digest of it) of ``key``: staged by this build (no
         digest), else as last recorded; None when neither is known."""
-        rows = self._db.query("SELECT lang, headings, NULL FROM build_pending WHERE key=?", (key,), written=True)
-        if not rows:
-            rows = self._db.query("SELECT lang, headings, hd FROM build WHERE key=?", (key,), written=True)
+        rows = self._db.query("SELECT 0, lang, headings, NULL FROM build_pending WHERE key=?1 UNION ALL "
+                              "SELECT 1, lang, headings, hd FROM build WHERE key=?1 ORDER BY 1 LIMIT 1",
+                              (key,), written=True)
         if not rows:
             return None
-        lang, text, hd = rows[0]
+        _, lang, text, hd = rows[0]
         try:
             value = json.loads(text)
         except (TypeError, ValueError):
