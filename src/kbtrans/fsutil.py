@@ -23,16 +23,18 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` via a temporary file and ``os.replace``.
 
     A reader (or a crash) never sees a half-written file. A rewritten file keeps its permission bits;
     a new one gets what the umask gives (not ``mkstemp``'s 0600), so a web server or another CI user can read it.
+    ``mode``: the file's permission bits when the caller has just read them.
     """
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        mode = 0o666 & ~_umask()
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            mode = 0o666 & ~_umask()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".kbtrans.tmp", dir=path.parent)
@@ -61,11 +63,16 @@ def _naming(exc: OSError, path: Path) -> OSError:
 def write_if_changed(path: Path, data: bytes) -> bool:
     """Atomically write ``data`` unless ``path`` already holds exactly it. Return True if written."""
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
+        st = path.stat()
     except FileNotFoundError:
-        pass
-    write_atomic(path, data)
+        write_atomic(path, data, mode=0o666 & ~_umask())
+        return True
+    except OSError:
+        write_atomic(path, data)
+        return True
+    if st.st_size == len(data) and path.read_bytes() == data:
+        return False
+    write_atomic(path, data, mode=stat.S_IMODE(st.st_mode))
     return True
 
 
