@@ -153,3 +153,54 @@ def test_build_on_workers_started_early_writes_what_it_writes_without(
 
     early, late = run(1), run(10**9)
     assert early == late and len(early) > 4
+
+
+class _Tripwire:
+    """Garbage in a reference cycle whose destructor kills any process but the one that made it (like a
+    CTranslate2 Translator, whose destructor hangs in a forked worker waiting for threads it lacks)."""
+
+    def __init__(self, destroyed: list[int]) -> None:
+        self.pid = os.getpid()
+        self.destroyed = destroyed
+        self.cycle = self
+
+    def __del__(self) -> None:
+        if os.getpid() != self.pid:
+            os._exit(17)
+        self.destroyed.append(self.pid)
+
+
+def _collect(x: int) -> int:
+    import gc
+
+    gc.collect()
+    return x
+
+
+@pytest.mark.parametrize("pool", ["sticky", "pmap", "early"])
+def test_workers_never_destroy_garbage_they_inherited(pool: str) -> None:
+    """A worker's garbage collection leaves alone what the parent had not collected yet when it forked;
+    the parent still collects it afterwards."""
+    import gc
+
+    destroyed: list[int] = []
+    gc.disable()  # the garbage must still be there when the workers are forked
+    try:
+        _Tripwire(destroyed)
+        items = list(range(2 * parallel.MIN_PARALLEL))
+        if pool == "sticky":
+            with parallel.StickyPool(2) as sticky:
+                assert sticky.parallel
+                got = sticky.run(_collect, list(enumerate(items)))
+        elif pool == "pmap":
+            got = list(parallel.pmap(_collect, items, jobs=2))
+        else:
+            with parallel.early_pool(parallel.PREFORK_NOTES, 2) as early:
+                assert early is not None
+                got = list(parallel.pmap(_collect, items, jobs=2, pool=early))
+    finally:
+        gc.enable()
+    assert got == items
+    assert not destroyed
+    gc.collect()
+    assert destroyed == [os.getpid()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import tempfile
@@ -45,14 +46,34 @@ def pmap(fn: Callable[[T], R], items: Sequence[T], *, jobs: int | None = None,
         yield from _pmap_on(own, fn, items, jobs)
 
 
+@contextlib.contextmanager
+def _forking() -> Iterator[None]:
+    """Fork workers with this process' objects frozen out of the garbage collector.
+
+    A worker then never collects an object it inherited: garbage not yet collected here (an object in a
+    reference cycle) is not destroyed in the worker, where a destructor can hang. A CTranslate2
+    ``Translator`` does: it waits for its threads, which a forked process does not have. Nor does a worker's
+    collector touch (and so copy) the memory pages of the parent's objects.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _executor(jobs: int) -> ProcessPoolExecutor:
+    """A process pool with its ``jobs`` workers started (forked, where the system can)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=signals.worker_init,
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=signals.worker_init,
                                initargs=(os.getpid(),))
+    with _forking():
+        pool.submit(int).result()  # with fork, the first task starts every worker
+    return pool
 
 
 def _pmap_on(pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
@@ -85,7 +106,6 @@ def early_pool(notes: int, jobs: int | None = None) -> Iterator[ProcessPoolExecu
         yield None
         return
     with _executor(jobs) as pool:
-        pool.submit(int).result()  # with fork, the first task starts every worker
         yield pool
 
 
@@ -236,13 +256,14 @@ class StickyPool:
 
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-            for _ in range(self.jobs):
-                here, there = ctx.Pipe()
-                proc = ctx.Process(target=_serve, args=(there, os.getpid()), daemon=True)
-                proc.start()
-                there.close()
-                self._conns.append(here)
-                self._procs.append(proc)
+            with _forking():
+                for _ in range(self.jobs):
+                    here, there = ctx.Pipe()
+                    proc = ctx.Process(target=_serve, args=(there, os.getpid()), daemon=True)
+                    proc.start()
+                    there.close()
+                    self._conns.append(here)
+                    self._procs.append(proc)
 
     def run(self, fn: Callable[[T], R], items: Sequence[tuple[int, T]]) -> list[R]:
         """``[fn(item) for _, item in items]``, each in worker ``index % jobs``; results in order."""
