@@ -172,6 +172,7 @@ def main() -> None:
             print(json.dumps(out))
         finally:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], capture_output=True)
+            subprocess.run(["git", "-C", str(REPO), "worktree", "prune"], capture_output=True)
 
 
 if __name__ == "__main__":
