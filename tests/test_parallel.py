@@ -204,3 +204,23 @@ def test_workers_never_destroy_garbage_they_inherited(pool: str) -> None:
     assert not destroyed
     gc.collect()
     assert destroyed == [os.getpid()]
+
+
+def _share(_: int) -> int:
+    return parallel._stash_share
+
+
+def test_stash_budget_is_shared_by_the_workers_that_run() -> None:
+    """Items run in this process keep the whole stash budget (nothing spilled below ``STASH_ITEMS``); each of
+    ``jobs`` sticky workers keeps its share."""
+    stash: parallel.Stash[int] = parallel.Stash()
+    with parallel.StickyPool(1) as inline:
+        for i in inline.run(lambda x: x, [(i, i) for i in range(parallel.STASH_ITEMS)]):
+            stash[str(i)] = i
+    assert len(stash) == parallel.STASH_ITEMS and not stash._spilled
+    stash[str(-1)] = -1
+    assert stash._spilled  # over the budget: the rest is spilled
+    stash.clear()
+    with parallel.StickyPool(2) as pool:
+        assert pool.run(_share, [(0, 0), (1, 1)]) == [2, 2]
+    assert parallel._stash_share == 1

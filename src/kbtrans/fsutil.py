@@ -16,11 +16,12 @@ _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[A-Za-z0-9_]{8}\.kbtrans\.tm
 _LEGACY_TEMP = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp$")
 
 
-def _umask() -> int:
-    # Read per new file (two system calls): a process may change its umask between writes.
+def _new_mode() -> int:
+    """Permission bits of a new file: what the umask gives (read per file, two system calls: a process may
+    change its umask between writes)."""
     mask = os.umask(0o022)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
@@ -34,7 +35,7 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
         try:
             mode = stat.S_IMODE(path.stat().st_mode)
         except OSError:
-            mode = 0o666 & ~_umask()
+            mode = _new_mode()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".kbtrans.tmp", dir=path.parent)
@@ -65,10 +66,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     try:
         st = path.stat()
     except FileNotFoundError:
-        write_atomic(path, data, mode=0o666 & ~_umask())
-        return True
-    except OSError:
-        write_atomic(path, data)
+        write_atomic(path, data, mode=_new_mode())
         return True
     if st.st_size == len(data) and path.read_bytes() == data:
         return False

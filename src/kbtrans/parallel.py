@@ -118,8 +118,7 @@ STASH_ITEMS = 4096
 #: Estimated bytes a :class:`Stash` keeps in memory, over all worker processes (each keeps its share):
 #: below this nothing is spilled, so a KB of a few thousand notes pays no pickling; above it the rest is.
 STASH_BYTES = 96 * 2**20
-#: How many processes share those budgets: the workers of the last :class:`StickyPool` started (forked
-#: workers inherit it), or 1 while its items run in this process.
+#: How many processes share those budgets: 1 here, the pool's job count in a sticky worker (set by it).
 _stash_share = 1
 
 
@@ -194,11 +193,13 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
-def _serve(conn: Connection, parent: int) -> None:
-    """A sticky worker: run batches until told to stop (None) or the parent goes away.
+def _serve(conn: Connection, parent: int, jobs: int) -> None:
+    """A sticky worker, one of ``jobs``: run batches until told to stop (None) or the parent goes away.
 
     A batch is ``(fn, items)``; ``fn`` None means the function of the previous batch (a round sends it once).
     """
+    global _stash_share
+    _stash_share = jobs  # its share of the stashes' budgets
     signals.worker_init(parent)
     last: Callable[[Any], Any] | None = None
     while True:
@@ -233,11 +234,9 @@ class StickyPool:
     """
 
     def __init__(self, jobs: int | None = None, *, parallel: bool = True) -> None:
-        global _stash_share
         self.jobs = jobs or jobs_default()
         self._conns: list[Connection] = []
         self._procs: list[multiprocessing.process.BaseProcess] = []
-        _stash_share = 1
         if parallel:
             self.start()
 
@@ -248,18 +247,15 @@ class StickyPool:
 
     def start(self) -> None:
         """Start the worker processes (if there is more than one job and they are not running yet)."""
-        global _stash_share
         if self.jobs > 1 and not self._conns:
             import multiprocessing
-
-            _stash_share = self.jobs  # before the fork: each worker keeps its share
 
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
             with _forking():
                 for _ in range(self.jobs):
                     here, there = ctx.Pipe()
-                    proc = ctx.Process(target=_serve, args=(there, os.getpid()), daemon=True)
+                    proc = ctx.Process(target=_serve, args=(there, os.getpid(), self.jobs), daemon=True)
                     proc.start()
                     there.close()
                     self._conns.append(here)
@@ -343,8 +339,6 @@ class StickyPool:
                         conn.recv()
 
     def close(self) -> None:
-        global _stash_share
-        _stash_share = 1
         for conn in self._conns:
             try:
                 conn.send(None)
